@@ -1,0 +1,30 @@
+"""Quality bar of problem 3: DANN on the built-in MNIST → MNIST-M pair, over several seeds.
+
+    python benchmarks/dann.py [--profile cpu] [--seeds 0 1 2] [--source mnist] [--target mnistm]
+
+Runs the notebook once per seed through the runner and prints, from the records, the accuracy on
+the target test split (mean ± std) and the seconds of each training. Compare with Ganin et al.
+2016, Table 2: .5225 / .7666 / .9596.
+"""
+import argparse
+
+import pandas as pd
+
+from helpers import report, run
+
+parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+parser.add_argument("--profile", default="cpu")
+parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+parser.add_argument("--source", default="mnist")
+parser.add_argument("--target", default="mnistm")
+args = parser.parse_args()
+
+paths = [run.execute("dann", args.profile, seed, source=args.source, target=args.target) for seed in args.seeds]
+records = report.load_records(paths)
+print(report.dann_table(records).to_markdown())
+metrics = pd.DataFrame([r["metrics"] for r in records], index=[r["seed"] for r in records])
+metrics.index.name = "seed"
+columns = [c for c in metrics if c.startswith(("acc_", "seconds_train_", "domain_"))]
+print(metrics[columns].round(4).to_markdown())
+print(metrics[columns].agg(["mean", "std", "max"]).round(4).to_markdown())
+print(f"profile {args.profile}, device {records[0]['device']}, commit {records[0]['commit']}")

@@ -1,0 +1,1 @@
+"""Datasets: digit domains (course folders, built-in offline domains, torchvision) and their cache."""

@@ -1,0 +1,95 @@
+"""The report's figures. Each function returns a matplotlib figure; ``save`` writes it under figures/."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import torch
+from sklearn.manifold import TSNE
+
+from helpers import metrics, runtime
+
+
+def save(fig: plt.Figure, name: str) -> Path:
+    """Write ``fig`` as <figures>/<name>.png (a stable name: the latest run's figure replaces the last)."""
+    path = runtime.folder("figures") / f"{name}.png"
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    return path
+
+
+def digit_examples(datasets: dict[str, "torch.utils.data.Dataset"], per_class: int = 2) -> plt.Figure:
+    """The first ``per_class`` images of each digit, one row per dataset."""
+    fig, axes = plt.subplots(len(datasets), 10 * per_class, figsize=(10 * per_class * 0.5, len(datasets) * 0.6),
+                             squeeze=False)
+    for row, (title, dataset) in zip(axes, datasets.items()):
+        index = torch.cat([torch.nonzero(dataset.labels == digit)[:per_class, 0] for digit in range(10)])
+        images, labels = dataset.batch(index)
+        for ax, image, label in zip(row, images, labels):
+            ax.imshow((image.permute(1, 2, 0).numpy() + 1) / 2)  # [-1, 1] -> [0, 1]
+            ax.set_title(int(label), fontsize=7, pad=1)
+            ax.axis("off")
+        row[0].text(-4, 14, title, ha="right", va="center", fontsize=8)
+    return fig
+
+
+def training_curves(histories: dict[str, pd.DataFrame]) -> plt.Figure:
+    """Label-classifier loss of every training; domain-classifier loss and accuracy and λ_p where present."""
+    adversarial = {name: h for name, h in histories.items() if "domain_accuracy" in h}
+    panels = 3 if adversarial else 1
+    fig, axes = plt.subplots(1, panels, figsize=(4.2 * panels, 3.2), squeeze=False)
+    axes = axes[0]
+    for name, history in histories.items():
+        axes[0].plot(history["step"], history["class_loss"], label=name)
+    axes[0].set(title="label classifier G_y", xlabel="step", ylabel="cross-entropy", yscale="log")
+    axes[0].legend(fontsize=8)
+    for name, history in adversarial.items():
+        axes[1].plot(history["step"], history["domain_accuracy"], label=f"{name}: accuracy")
+        axes[1].plot(history["step"], history["domain_loss"], "--", label=f"{name}: loss")
+        axes[2].plot(history["step"], history["lambda"], label="λ_p (GRL weight)")
+        axes[2].plot(history["step"], history["lr"] / history["lr"].iloc[0], label="μ_p / μ_0")
+    if adversarial:
+        axes[1].axhline(0.5, color="grey", lw=0.8, ls=":")
+        axes[1].set(title="domain classifier G_d", xlabel="step", ylim=(0, None))
+        axes[1].legend(fontsize=8)
+        axes[2].set(title="schedules", xlabel="step")
+        axes[2].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def tsne(features: torch.Tensor, seed: int) -> np.ndarray:
+    """2-D t-SNE of the rows of ``features`` (perplexity capped for small sets)."""
+    perplexity = min(30.0, (len(features) - 1) / 3)
+    return TSNE(perplexity=perplexity, init="pca", random_state=seed).fit_transform(features.numpy())
+
+
+def feature_tsne(features: torch.nn.Module, datasets: dict[str, "torch.utils.data.Dataset"], seed: int,
+                 device: torch.device | str = "cpu") -> pd.DataFrame:
+    """t-SNE of ``features(x)`` over the images of several domains: columns x, y, digit, domain."""
+    vectors = torch.cat([metrics.outputs(features, d, device) for d in datasets.values()])
+    points = pd.DataFrame(tsne(vectors, seed), columns=["x", "y"])
+    points["digit"] = pd.Categorical(torch.cat([d.labels for d in datasets.values()]).numpy())
+    points["domain"] = np.repeat(list(datasets), [len(d) for d in datasets.values()])
+    return points
+
+
+def tsne_panels(embeddings: dict[str, pd.DataFrame]) -> plt.Figure:
+    """One row per model: its t-SNE points coloured by digit class, then by domain.
+
+    Each frame has columns x, y, digit, domain.
+    """
+    fig, axes = plt.subplots(len(embeddings), 2, figsize=(9, 4.2 * len(embeddings)), squeeze=False)
+    for (name, points), (by_class, by_domain) in zip(embeddings.items(), axes):
+        sns.scatterplot(points, x="x", y="y", hue="digit", palette="tab10", s=8, linewidth=0, ax=by_class)
+        sns.scatterplot(points, x="x", y="y", hue="domain", palette="Set1", s=8, linewidth=0, alpha=0.7,
+                        ax=by_domain)
+        by_class.set_title(f"{name}: by digit class")
+        by_domain.set_title(f"{name}: by domain")
+        for ax in (by_class, by_domain):
+            ax.set(xticks=[], yticks=[], xlabel="", ylabel="")
+            ax.legend(fontsize=7, markerscale=1.5, loc="best")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,1 @@
+"""The algorithms being taught: training loops, losses and schedules."""

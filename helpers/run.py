@@ -1,0 +1,116 @@
+"""Run the notebooks headlessly with papermill, one run per parameter set, and collect the tables.
+
+    python -m helpers.run NAME [--profile P] [--seed N] [-p KEY VALUE ...]   one notebook
+    python -m helpers.run [--profile P] [--seeds N ...]                      the default matrix
+
+A run writes runs/<stem>.ipynb (the executed notebook) and runs/<stem>.json (its record); the
+record's path is the last line printed. A failed run names its executed notebook and exits non-zero;
+in the matrix the other runs still go on, and the collected tables cover the runs that succeeded.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from pathlib import Path
+
+import papermill
+
+from helpers import report, runtime
+
+NOTEBOOKS = {"dann": "3_dann.ipynb"}
+DANN_PAIRS = (("mnist", "mnistm"), ("synnum", "mnist"), ("mnistm", "optdigits"))
+
+
+class RunFailed(RuntimeError):
+    pass
+
+
+def notebook_path(name: str) -> Path:
+    if name not in NOTEBOOKS:
+        raise SystemExit(f"unknown notebook {name!r}; expected one of {sorted(NOTEBOOKS)}")
+    return runtime.ROOT / "notebooks" / NOTEBOOKS[name]
+
+
+def execute(name: str, profile: str = "", seed: int = 0, **parameters) -> Path:
+    """Execute notebook ``name`` with ``parameters``; return the path of its JSON record."""
+    path = notebook_path(name)
+    known = papermill.inspect_notebook(str(path))
+    unknown = set(parameters) - set(known)
+    if unknown:
+        raise SystemExit(f"{path.name} has no parameter {sorted(unknown)}; its parameters: {sorted(known)}")
+    profile = runtime.resolve_profile(profile)
+    words = [name, *map(str, parameters.values()), profile, f"seed{seed}"]
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", "-".join(words))
+    executed = runtime.folder("runs") / f"{stem}.ipynb"
+    record = executed.with_suffix(".json")
+    record.unlink(missing_ok=True)
+    os.environ["WORKBOOK_RECORD"] = str(record)  # the kernel inherits it; report.Run writes there
+    try:
+        papermill.execute_notebook(str(path), str(executed), cwd=str(path.parent), kernel_name="python3",
+                                   parameters={**parameters, "profile": profile, "seed": seed})
+    except Exception as error:
+        raise RunFailed(f"{name} {parameters} failed ({type(error).__name__}); "
+                        f"see the executed notebook {executed}") from error
+    finally:
+        del os.environ["WORKBOOK_RECORD"]
+    if not record.exists():
+        raise RunFailed(f"{name} ran but wrote no record at {record}; see {executed}")
+    return record
+
+
+def matrix(profile: str, seeds: list[int]) -> int:
+    """Every notebook over its default parameter sets; the collected tables go to figures/."""
+    records, failures = [], []
+    for source, target in DANN_PAIRS:
+        for seed in seeds:
+            try:
+                records.append(execute("dann", profile, seed, source=source, target=target))
+            except RunFailed as failure:
+                failures.append(str(failure))
+                print(f"FAILED: {failure}", file=sys.stderr)
+    if records:
+        table = report.dann_table(report.load_records(records))
+        paths = report.write_table(table, "dann_table")
+        print(table.to_markdown(), f"\nwritten to {paths['csv']} and {paths['md']}", sep="\n")
+    for failure in failures:
+        print(f"FAILED: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def parse_value(text: str):
+    """'3' -> 3, '0.5' -> 0.5, anything else stays a string (as papermill's -p does)."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("name", nargs="?", help=f"one notebook: {', '.join(NOTEBOOKS)}; none: the default matrix")
+    parser.add_argument("--profile", default="", help="smoke, cpu or gpu (default: gpu with CUDA, else cpu)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", help="the matrix's seeds (default: --seed)")
+    parser.add_argument("-p", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
+                        help="a notebook parameter, e.g. -p source svhn -p target mnistm")
+    args = parser.parse_args(argv)
+    if args.name is None:
+        if args.p:
+            parser.error("-p needs a notebook NAME")
+        return matrix(args.profile, args.seeds or [args.seed])
+    try:
+        record = execute(args.name, args.profile, args.seed, **{k: parse_value(v) for k, v in args.p})
+    except RunFailed as failure:
+        print(f"FAILED: {failure}", file=sys.stderr)
+        return 1
+    print(record)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

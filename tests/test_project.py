@@ -1,0 +1,20 @@
+"""The set-up files agree with each other and with the README."""
+import re
+import tomllib
+
+from helpers import runtime
+
+
+def test_environment_yml_lists_the_dependencies_of_pyproject():
+    project = tomllib.loads((runtime.ROOT / "pyproject.toml").read_text())["project"]
+    wanted = {re.split(r"[<>=\[ ]", d)[0].lower() for d in
+              project["dependencies"] + project["optional-dependencies"]["test"]}
+    conda_names = {"torch": "pytorch"}
+    listed = set(re.findall(r"^  - ([A-Za-z0-9_.-]+)\s*$", (runtime.ROOT / "environment.yml").read_text(), re.M))
+    assert {conda_names.get(name, name) for name in wanted} <= listed
+
+
+def test_ci_runs_the_readmes_test_command():
+    readme = (runtime.ROOT / "README.md").read_text()
+    assert "make report" in readme and "make test" in readme
+    assert "make test" in (runtime.ROOT / ".ci" / "run").read_text()

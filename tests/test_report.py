@@ -1,0 +1,46 @@
+import json
+
+import pytest
+
+from helpers import report
+
+
+def record(source, target, seed, accs):
+    keys = ("source_only", "dann", "target_only")
+    return {"notebook": "dann", "parameters": {"source": source, "target": target, "seed": seed},
+            "metrics": {f"acc_{k}": a for k, a in zip(keys, accs)}}
+
+
+def test_dann_table_has_the_assignments_rows_and_one_column_per_pair():
+    table = report.dann_table([record("mnist", "mnistm", 0, (0.5, 0.75, 0.96)),
+                               record("synnum", "mnist", 0, (0.7, 0.8, 0.99))])
+    assert list(table.index) == ["Trained on source", "Adaptation (DANN)", "Trained on target"]
+    assert list(table.columns) == ["MNIST → MNIST-M", "SynNumbers → MNIST"]
+    assert table.loc["Adaptation (DANN)", "MNIST → MNIST-M"] == "0.7500"
+
+
+def test_dann_table_gives_mean_and_spread_over_seeds():
+    table = report.dann_table([record("mnist", "mnistm", s, (a, 0.7, 0.9)) for s, a in enumerate((0.5, 0.6, 0.7))])
+    assert table.loc["Trained on source", "MNIST → MNIST-M"] == "0.6000 ± 0.1000 (3)"
+
+
+def test_run_record_holds_what_the_contract_names(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBOOK_RECORD", str(tmp_path / "r.json"))
+    run = report.Run("dann", source="mnist", target="mnistm", profile="smoke", seed=3)
+    with run.timer("train_dann"):
+        run.metric("acc_dann", 0.5)
+    saved = json.loads(run.save().read_text())
+    assert {"notebook", "parameters", "profile", "seed", "commit", "versions", "seconds", "metrics",
+            "artifacts"} <= set(saved)
+    assert saved["seed"] == 3 and saved["profile"] == "smoke"
+    assert saved["metrics"]["acc_dann"] == 0.5 and saved["metrics"]["seconds_train_dann"] >= 0
+    assert "torch" in saved["versions"]
+    with pytest.raises(ValueError, match="nan"):
+        run.metric("acc_dann", float("nan"))
+
+
+def test_load_records_names_a_file_that_is_not_a_record(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"metrics": {}}')
+    with pytest.raises(ValueError, match="bad.json.*lacks"):
+        report.load_records([bad])
