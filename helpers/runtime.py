@@ -21,7 +21,7 @@ PROFILES = MappingProxyType({
         "dann": {"steps": 30, "batch_size": 32, "n_eval": 256, "n_tsne": 60},
     },
     "cpu": {
-        "dann": {"steps": 2000, "batch_size": 128, "n_eval": None, "n_tsne": 500},
+        "dann": {"steps": 3000, "batch_size": 64, "n_eval": None, "n_tsne": 500},
     },
     "gpu": {
         "dann": {"steps": 20000, "batch_size": 128, "n_eval": None, "n_tsne": 2000},

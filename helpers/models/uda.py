@@ -1,9 +1,12 @@
 """Networks for unsupervised domain adaptation on 3×28×28 digits.
 
-``DANN`` is the architecture of Ganin et al. (JMLR 2016) for MNIST → MNIST-M: a feature extractor
-G_f (conv5×5×32 → pool → conv5×5×48 → pool), a label predictor G_y (fc100 → fc100 → fc10) and a
-domain classifier G_d (fc100 → fc2) behind a gradient reversal layer. "Trained on source",
-"Trained on target" and DANN all use this one network, so that only the training differs.
+``DANN`` has the layers of Ganin et al.'s network for MNIST → MNIST-M (JMLR 2016): a feature
+extractor G_f (conv5×5×32 → pool → conv5×5×48 → pool), a label predictor G_y (fc100 → fc100 → fc10)
+and a domain classifier G_d (fc100 → fc2) behind a gradient reversal layer. We add batch
+normalisation after each pooling and in G_d, and dropout on the features: within the `cpu`
+profile's few thousand steps the plain network's domain classifier stayed ~0.9 accurate and DANN
+reached only ~0.65 on the built-in MNIST-M. "Trained on source", "Trained on target" and DANN all use
+this one network, so that only the training differs.
 """
 from __future__ import annotations
 
@@ -34,9 +37,9 @@ class DANN(nn.Module):
     def __init__(self, n_classes: int = 10):
         super().__init__()
         self.features = nn.Sequential(  # G_f
-            nn.Conv2d(3, 32, 5), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 48, 5), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(),
+            nn.Conv2d(3, 32, 5), nn.MaxPool2d(2), nn.BatchNorm2d(32), nn.ReLU(),
+            nn.Conv2d(32, 48, 5), nn.MaxPool2d(2), nn.BatchNorm2d(48), nn.ReLU(),
+            nn.Dropout2d(0.5), nn.Flatten(),
         )
         self.classifier = nn.Sequential(  # G_y
             nn.Linear(FEATURES, 100), nn.ReLU(),
@@ -44,7 +47,7 @@ class DANN(nn.Module):
             nn.Linear(100, n_classes),
         )
         self.discriminator = nn.Sequential(  # G_d: source (0) or target (1)
-            nn.Linear(FEATURES, 100), nn.ReLU(),
+            nn.Linear(FEATURES, 100), nn.BatchNorm1d(100), nn.ReLU(),
             nn.Linear(100, 2),
         )
 
