@@ -3,8 +3,8 @@
     python benchmarks/dann.py [--profile cpu] [--seeds 0 1 2] [--source mnist] [--target mnistm]
 
 Runs the notebook once per seed through the runner and prints, from the records, the accuracy on
-the target test split (mean ± std) and the seconds of each training. Compare with Ganin et al.
-2016, Table 2: .5225 / .7666 / .9596.
+the target test split (mean ± std), the seconds of each training, and whether the issue's bars
+hold for mnist → mnistm in the cpu profile. Compare with Ganin et al. 2016, Table 2: .5225 / .7666 / .9596.
 """
 import argparse
 
@@ -27,4 +27,12 @@ metrics.index.name = "seed"
 columns = [c for c in metrics if c.startswith(("acc_", "seconds_train_", "domain_"))]
 print(metrics[columns].round(4).to_markdown())
 print(metrics[columns].agg(["mean", "std", "max"]).round(4).to_markdown())
+bars = {  # metric: (lowest, highest) allowed
+    "acc_source_only": (0.50, 0.60), "acc_dann": (0.75, 1), "acc_target_only": (0.95, 1),
+    "seconds_train_source_only": (0, 180), "seconds_train_dann": (0, 180), "seconds_train_target_only": (0, 180),
+}
+for name, (low, high) in bars.items():
+    value = metrics[name].max() if name.startswith("seconds") else metrics[name].mean()
+    verdict = "met" if low <= value <= high else "NOT met"
+    print(f"{name}: {'max' if name.startswith('seconds') else 'mean'} {value:.4f}, bar [{low}, {high}]: {verdict}")
 print(f"profile {args.profile}, device {records[0]['device']}, commit {records[0]['commit']}")
