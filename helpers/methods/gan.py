@@ -1,0 +1,222 @@
+"""Training GANs: one loop for DCGAN, WGAN-GP and SAGAN, the loss being the part that changes.
+
+- ``dcgan``: the non-saturating GAN loss on logits, Adam 2e-4, betas (0.5, 0.999) (Radford et al.).
+- ``wgangp``: the Wasserstein loss with a per-sample gradient penalty λ = 10 and n_critic = 5 critic
+  steps per generator step, Adam 1e-4, betas (0, 0.9) (Gulrajani et al., 2017).
+- ``sagan``: the hinge loss with two time-scale learning rates, G 1e-4 and D 4e-4, Adam betas (0, 0.9)
+  (Zhang et al., 2019).
+
+Optional tricks from the reports: one-sided label smoothing (DCGAN), instance noise on D's inputs.
+The generator's weights are also averaged (EMA); samples and FID use the average.
+
+A run is resumable: ``GANState`` holds the networks, optimizers, EMA, step and the random generator
+that draws every batch and every z, so a checkpointed and resumed run ends exactly where an
+uninterrupted one with the same seed does.
+"""
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from helpers.models import gan as models
+
+EXPLODED = 1e6  # a loss above this in magnitude stops the run as diverged
+
+
+@dataclass(frozen=True)
+class Recipe:
+    loss: str  # "bce", "wasserstein-gp" or "hinge"
+    lr_g: float
+    lr_d: float
+    betas: tuple[float, float]
+    n_critic: int = 1
+    gp_weight: float = 10.0  # λ of the gradient penalty (WGAN-GP only)
+    label_smoothing: float = 0.0  # one-sided: D's target for real images is 1 − this (bce only)
+    instance_noise: float = 0.0  # σ of Gaussian noise on D's inputs at the start, annealed linearly to 0
+    ema_decay: float = 0.999
+
+
+RECIPES = {
+    "dcgan": Recipe("bce", 2e-4, 2e-4, (0.5, 0.999)),
+    "wgangp": Recipe("wasserstein-gp", 1e-4, 1e-4, (0.0, 0.9), n_critic=5),
+    "sagan": Recipe("hinge", 1e-4, 4e-4, (0.0, 0.9)),
+}
+
+
+def recipe(method: str, **tricks) -> Recipe:
+    """The paper's recipe for ``method``, with ``tricks`` (e.g. ``label_smoothing=0.1``) replaced."""
+    if method not in RECIPES:
+        raise ValueError(f"unknown GAN method {method!r}; expected one of {sorted(RECIPES)}")
+    return replace(RECIPES[method], **tricks)
+
+
+def discriminator_loss(recipe: Recipe, d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    if recipe.loss == "bce":  # −[log D(x) + log(1 − D(G(z)))], real target 1 − smoothing
+        real = torch.full_like(d_real, 1.0 - recipe.label_smoothing)
+        return (F.binary_cross_entropy_with_logits(d_real, real)
+                + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
+    if recipe.loss == "wasserstein-gp":  # E[D(G(z))] − E[D(x)]; the penalty is added by the caller
+        return d_fake.mean() - d_real.mean()
+    if recipe.loss == "hinge":  # E[max(0, 1 − D(x))] + E[max(0, 1 + D(G(z)))]
+        return F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+    raise ValueError(f"unknown GAN loss {recipe.loss!r}")
+
+
+def generator_loss(recipe: Recipe, d_fake: torch.Tensor) -> torch.Tensor:
+    if recipe.loss == "bce":  # non-saturating: −log D(G(z))
+        return F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))
+    return -d_fake.mean()  # WGAN-GP and hinge: −E[D(G(z))]
+
+
+def gradient_penalty(critic: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor,
+                     rng: torch.Generator) -> torch.Tensor:
+    """E[(‖∇D(x̂)‖₂ − 1)²] with x̂ = ε x + (1 − ε) x̃, one ε ~ U[0, 1] and one norm per sample."""
+    eps = torch.rand(len(real), 1, 1, 1, generator=rng).to(real.device)
+    mixed = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    grad, = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
+    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+@dataclass
+class GANState:
+    """Everything a resumed run needs: networks, optimizers, the generator's EMA, step and random state."""
+
+    method: str
+    recipe: Recipe
+    generator: torch.nn.Module
+    discriminator: torch.nn.Module
+    ema: torch.nn.Module
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    rng: torch.Generator
+    step: int = 0
+    history: list[dict] = field(default_factory=list)
+
+
+def new_state(method: str, seed: int, size: int, width: int, z_dim: int, **tricks) -> GANState:
+    """A fresh run of ``method``: networks initialised from ``seed``, the recipe's optimizers."""
+    rule = recipe(method, **tricks)
+    torch.manual_seed(seed)
+    generator, discriminator = models.build(method, size, width, z_dim)
+    ema = copy.deepcopy(generator).eval().requires_grad_(False)
+    return GANState(method, rule, generator, discriminator, ema,
+                    torch.optim.Adam(generator.parameters(), rule.lr_g, betas=rule.betas),
+                    torch.optim.Adam(discriminator.parameters(), rule.lr_d, betas=rule.betas),
+                    torch.Generator().manual_seed(seed))
+
+
+def save_checkpoint(state: GANState, path: Path | str) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"method": state.method, "step": state.step, "rng": state.rng.get_state(),
+                "torch_rng": torch.get_rng_state(), "history": state.history,
+                **{name: getattr(state, name).state_dict()
+                   for name in ("generator", "discriminator", "ema", "opt_g", "opt_d")}}, path)
+    return path
+
+
+def load_checkpoint(state: GANState, path: Path | str) -> GANState:
+    """Restore ``state`` (built by ``new_state`` with the run's settings) from the checkpoint at ``path``."""
+    saved = torch.load(path, weights_only=True)
+    if saved["method"] != state.method:
+        raise ValueError(f"{path} is a {saved['method']} checkpoint; this run trains {state.method}")
+    for name in ("generator", "discriminator", "ema", "opt_g", "opt_d"):
+        getattr(state, name).load_state_dict(saved[name])
+    state.rng.set_state(saved["rng"])
+    torch.set_rng_state(saved["torch_rng"])
+    state.step, state.history = saved["step"], saved["history"]
+    return state
+
+
+def sample(generator: torch.nn.Module, n: int, seed: int, device: torch.device | str = "cpu",
+           batch_size: int = 500) -> torch.Tensor:
+    """``n`` images (on the CPU) from z drawn with ``seed``: the same seed gives the same z on any device."""
+    z = torch.randn(n, generator.z_dim, generator=torch.Generator().manual_seed(seed))
+    was_training = generator.training
+    generator.to(device).eval()
+    with torch.no_grad():
+        images = torch.cat([generator(chunk.to(device)).cpu() for chunk in z.split(batch_size)])
+    generator.train(was_training)
+    return images
+
+
+def train(state: GANState, images, *, steps: int, batch_size: int, device: torch.device | str = "cpu",
+          log_every: int = 10, evaluate: Callable[[GANState], dict] | None = None, evaluate_every: int = 0,
+          checkpoint: Path | str | None = None, checkpoint_every: int = 0) -> pd.DataFrame:
+    """Train ``state`` on ``images`` (a dataset with ``batch(index)`` and ``len``) until step ``steps``.
+
+    A step is ``n_critic`` discriminator updates and one generator update. Every ``log_every`` steps a
+    row of mean losses joins ``state.history``; every ``evaluate_every`` steps ``evaluate(state)`` adds
+    its numbers (e.g. FID) to the row; every ``checkpoint_every`` steps the state is saved to
+    ``checkpoint``. Raises FloatingPointError, naming the step, when a loss is NaN or explodes.
+    """
+    if checkpoint_every % log_every:
+        raise ValueError(f"checkpoint_every={checkpoint_every} is not a multiple of log_every={log_every}; "
+                         "a checkpoint is taken where a log row ends")
+    rule, g, d = state.recipe, state.generator.to(device), state.discriminator.to(device)
+    state.ema.to(device)
+    g.train(), d.train()
+    window = []
+    bar = tqdm(total=steps, initial=state.step, desc=state.method)
+    while state.step < steps:
+        sigma = rule.instance_noise * (1 - state.step / steps)  # instance noise, annealed to 0
+        for _ in range(rule.n_critic):
+            real = images.batch(torch.randint(len(images), (batch_size,), generator=state.rng)).to(device)
+            z = torch.randn(batch_size, g.z_dim, generator=state.rng).to(device)
+            fake = g(z).detach()
+            if sigma:  # instance noise: D sees x + σ n, n ~ N(0, I)
+                real, fake = (x + sigma * torch.randn(x.shape, generator=state.rng).to(device) for x in (real, fake))
+            d_real, d_fake = d(real), d(fake)
+            loss_d = discriminator_loss(rule, d_real, d_fake)
+            stats = {"loss_d": loss_d.item(), "d_real": d_real.mean().item(), "d_fake": d_fake.mean().item()}
+            if rule.loss == "wasserstein-gp":
+                penalty = gradient_penalty(d, real, fake, state.rng)
+                loss_d = loss_d + rule.gp_weight * penalty  # L_D = E[D(x̃)] − E[D(x)] + λ GP
+                stats |= {"wasserstein": -stats["loss_d"], "penalty": penalty.item(), "loss_d": loss_d.item()}
+            _check(loss_d, "discriminator", state.step)
+            state.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            state.opt_d.step()
+        z = torch.randn(batch_size, g.z_dim, generator=state.rng).to(device)
+        loss_g = generator_loss(rule, d(g(z)))
+        _check(loss_g, "generator", state.step)
+        state.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        state.opt_g.step()
+        _update_ema(state.ema, g, min(rule.ema_decay, (1 + state.step) / (10 + state.step)))  # warm-up
+        state.step += 1
+        bar.update()
+        window.append({**stats, "loss_g": loss_g.item()})
+        if state.step % log_every == 0 or state.step == steps:
+            row = {"step": state.step, **pd.DataFrame(window).mean().to_dict()}
+            window = []
+            if evaluate and evaluate_every and (state.step % evaluate_every == 0 or state.step == steps):
+                row |= evaluate(state)
+            state.history.append(row)
+        if checkpoint and checkpoint_every and state.step % checkpoint_every == 0:
+            save_checkpoint(state, checkpoint)
+    bar.close()
+    return pd.DataFrame(state.history)
+
+
+def _check(loss: torch.Tensor, network: str, step: int) -> None:
+    value = loss.item()
+    if not abs(value) < EXPLODED:  # also catches NaN
+        raise FloatingPointError(f"the {network} loss is {value} at step {step}: the run diverged "
+                                 "(try another seed, a lower learning rate or another method)")
+
+
+@torch.no_grad()
+def _update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    for averaged, current in zip(ema.state_dict().values(), model.state_dict().values()):
+        if averaged.dtype.is_floating_point:
+            averaged.lerp_(current, 1 - decay)  # θ̄ ← decay θ̄ + (1 − decay) θ
+        else:
+            averaged.copy_(current)

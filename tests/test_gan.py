@@ -1,0 +1,113 @@
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from helpers.methods import gan
+from helpers.models.gan import METHODS, SelfAttention, build
+
+
+class Images:
+    """A tiny dataset with the ``batch``/``len`` interface of FaceSet."""
+
+    def __init__(self, n=24, size=16, seed=0):
+        self.images = torch.rand(n, 3, size, size, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+    def __len__(self):
+        return len(self.images)
+
+    def batch(self, index):
+        return self.images[index]
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("size", [16, 32])
+def test_networks_map_z_to_images_and_images_to_one_logit(method, size):
+    generator, discriminator = build(method, size=size, width=4, z_dim=8)
+    images = generator(torch.randn(5, 8))
+    assert images.shape == (5, 3, size, size) and images.abs().max() <= 1
+    assert discriminator(images).shape == (5,)
+
+
+def test_each_method_has_its_papers_layers():
+    kinds = {method: [type(m).__name__ for m in build(method, size=16, width=4)[1].modules()] for method in METHODS}
+    assert "BatchNorm2d" in kinds["dcgan"]
+    assert "BatchNorm2d" not in kinds["wgangp"]  # the critic of WGAN-GP has no batch norm
+    assert "SelfAttention" in kinds["sagan"]
+    for network in build("sagan", size=16, width=4):
+        convolutions = [m for m in network.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+        assert all(hasattr(m, "parametrizations") for m in convolutions)  # spectral norm everywhere
+    with pytest.raises(ValueError, match="power of two"):
+        build("dcgan", size=24)
+
+
+def test_self_attention_starts_as_the_identity():
+    attention = SelfAttention(16)
+    x = torch.randn(2, 16, 4, 4)
+    assert attention.gamma.item() == 0 and torch.equal(attention(x), x)
+
+
+def test_losses_match_their_formulas():
+    d_real, d_fake = torch.tensor([2.0, -0.5]), torch.tensor([0.5, -3.0])
+    hinge = gan.recipe("sagan")
+    assert gan.discriminator_loss(hinge, d_real, d_fake).item() == pytest.approx((0 + 1.5) / 2 + (1.5 + 0) / 2)
+    assert gan.generator_loss(hinge, d_fake).item() == pytest.approx(1.25)
+    bce = gan.recipe("dcgan", label_smoothing=0.1)
+    softplus = lambda t: math.log1p(math.exp(t))  # −log σ(−t)
+    expected = ((0.9 * softplus(-2) + 0.1 * softplus(2)) + (0.9 * softplus(0.5) + 0.1 * softplus(-0.5))) / 2 \
+        + (softplus(0.5) + softplus(-3)) / 2
+    assert gan.discriminator_loss(bce, d_real, d_fake).item() == pytest.approx(expected, rel=1e-5)
+    assert gan.discriminator_loss(gan.recipe("wgangp"), d_real, d_fake).item() == pytest.approx(-1.25 - 0.75)
+
+
+def test_gradient_penalty_takes_one_norm_per_sample():
+    critic = lambda x: (x ** 2).flatten(1).sum(1)  # ∇D(x) = 2x, a different norm for each sample
+    real, fake = torch.randn(4, 3, 2, 2), torch.randn(4, 3, 2, 2)
+    penalty = gan.gradient_penalty(critic, real, fake, torch.Generator().manual_seed(0))
+    eps = torch.rand(4, 1, 1, 1, generator=torch.Generator().manual_seed(0))
+    mixed = eps * real + (1 - eps) * fake
+    expected = ((2 * mixed.flatten(1).norm(dim=1) - 1) ** 2).mean()
+    assert penalty.item() == pytest.approx(expected.item(), rel=1e-5)
+    per_batch = (2 * mixed.norm() - 1) ** 2  # the known mistake: one norm over the whole batch
+    assert penalty.item() != pytest.approx(per_batch.item(), rel=1e-2)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_resumed_run_ends_where_an_uninterrupted_run_does(method, tmp_path):
+    settings = dict(seed=3, size=16, width=4, z_dim=8)
+    data = Images()
+    whole = gan.new_state(method, **settings)
+    gan.train(whole, data, steps=6, batch_size=8, log_every=2)
+
+    first = gan.new_state(method, **settings)
+    gan.train(first, data, steps=4, batch_size=8, log_every=2, checkpoint=tmp_path / "run.pt", checkpoint_every=2)
+    torch.manual_seed(123)  # whatever happened in between
+    resumed = gan.load_checkpoint(gan.new_state(method, **{**settings, "seed": 99}), tmp_path / "run.pt")
+    history = gan.train(resumed, data, steps=6, batch_size=8, log_every=2)
+
+    assert resumed.step == 6 and list(history["step"]) == [2, 4, 6]
+    assert history.equals(gan.train(whole, data, steps=6, batch_size=8, log_every=2))
+    for name in ("generator", "discriminator", "ema"):
+        for a, b in zip(getattr(whole, name).state_dict().values(), getattr(resumed, name).state_dict().values()):
+            assert torch.equal(a, b), name
+
+
+def test_a_checkpoint_of_another_method_is_refused(tmp_path):
+    path = gan.save_checkpoint(gan.new_state("dcgan", 0, 16, 4, 8), tmp_path / "dcgan.pt")
+    with pytest.raises(ValueError, match="dcgan checkpoint"):
+        gan.load_checkpoint(gan.new_state("sagan", 0, 16, 4, 8), path)
+
+
+def test_a_diverging_run_stops_and_names_the_step():
+    state = gan.new_state("dcgan", 0, 16, 4, 8)
+    with torch.no_grad():
+        state.discriminator.net[-1].bias.fill_(float("nan"))
+    with pytest.raises(FloatingPointError, match="discriminator loss is nan at step 0"):
+        gan.train(state, Images(), steps=3, batch_size=8)
+
+
+def test_samples_depend_on_the_seed_only():
+    generator = build("dcgan", size=16, width=4, z_dim=8)[0]
+    assert torch.equal(gan.sample(generator, 5, seed=1), gan.sample(generator, 5, seed=1))
+    assert not torch.equal(gan.sample(generator, 5, seed=1), gan.sample(generator, 5, seed=2))
