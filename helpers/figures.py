@@ -1,6 +1,7 @@
 """The report's figures. Each function returns a matplotlib figure; ``save`` writes it under figures/."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -9,6 +10,7 @@ import pandas as pd
 import seaborn as sns
 import torch
 from sklearn.manifold import TSNE
+from torchvision.utils import make_grid
 
 from helpers import metrics, runtime
 
@@ -91,5 +93,35 @@ def tsne_panels(embeddings: dict[str, pd.DataFrame]) -> plt.Figure:
         for ax in (by_class, by_domain):
             ax.set(xticks=[], yticks=[], xlabel="", ylabel="")
             ax.legend(fontsize=7, markerscale=1.5, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def image_grid(images: torch.Tensor, title: str = "", columns: int = 8) -> plt.Figure:
+    """Images (N×3×H×W in [-1, 1]) in a grid of ``columns``, as the report's 32-image figures."""
+    grid = make_grid(images, nrow=columns, padding=2, normalize=True, value_range=(-1, 1))
+    rows = math.ceil(len(images) / columns)
+    fig, ax = plt.subplots(figsize=(columns * 0.9, rows * 0.9 + 0.3))
+    ax.imshow(grid.permute(1, 2, 0).numpy())
+    ax.set_title(title, fontsize=10)
+    ax.axis("off")
+    return fig
+
+
+def gan_curves(histories: dict[str, pd.DataFrame], fid_label: str) -> plt.Figure:
+    """Per method: D's and G's losses; then every method's FID (or FD) over training."""
+    fig, axes = plt.subplots(1, len(histories) + 1, figsize=(4 * (len(histories) + 1), 3.2), squeeze=False)
+    for ax, (name, history) in zip(axes[0], histories.items()):
+        ax.plot(history["step"], history["loss_d"], label="D (critic)")
+        ax.plot(history["step"], history["loss_g"], label="G")
+        ax.set(title=name, xlabel="step", ylabel="loss")
+        ax.legend(fontsize=8)
+    quality = axes[0, -1]
+    for name, history in histories.items():
+        if "fid" in history:
+            points = history.dropna(subset=["fid"])
+            quality.plot(points["step"], points["fid"], "o-", label=name)
+    quality.set(title=f"{fid_label} over training", xlabel="step", ylabel="lower is better")
+    quality.legend(fontsize=8)
     fig.tight_layout()
     return fig

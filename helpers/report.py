@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from helpers import figures, runtime
+from helpers import figures, metrics, runtime
 from helpers.data.digits import DOMAIN_NAMES
 
 LIBRARIES = ("torch", "torchvision", "numpy", "scikit-learn", "scikit-image", "pandas", "matplotlib",
@@ -146,3 +146,29 @@ def mean_std(values: list[float]) -> str:
     if len(series) == 1:
         return f"{series.iloc[0]:.4f}"
     return f"{series.mean():.4f} ± {series.std():.4f} ({len(series)})"
+
+
+GAN_NAMES = {"dcgan": "DCGAN", "wgangp": "WGAN-GP", "sagan": "SAGAN"}
+
+
+def gan_table(records: list[dict]) -> pd.DataFrame:
+    """Method × (FID, IS, training seconds) from GAN records; 'mean ± std (n)' over several seeds.
+
+    The FID column is named by the features it was computed on; records on different features are
+    refused, since their numbers cannot be compared.
+    """
+    kinds = {record["fid_features"] for record in records}
+    if len(kinds) != 1:
+        raise ValueError(f"the records measured FID on {sorted(kinds)}; a table compares one kind of features")
+    fid = metrics.fid_label(kinds.pop())
+    rows = {}
+    for method, name in GAN_NAMES.items():
+        runs = [record["metrics"] for record in records if f"fid_{method}" in record["metrics"]]
+        if runs:
+            scores = [m[f"is_{method}"] for m in runs if f"is_{method}" in m]
+            rows[name] = {fid: mean_std([m[f"fid_{method}"] for m in runs]),
+                          "IS": mean_std(scores) if scores else "needs Inception weights",
+                          "training (s)": mean_std([m[f"seconds_train_{method}"] for m in runs])}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "method"
+    return table

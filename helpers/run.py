@@ -19,8 +19,9 @@ import papermill
 
 from helpers import report, runtime
 
-NOTEBOOKS = {"dann": "3_dann.ipynb"}
+NOTEBOOKS = {"gan": "1_gan.ipynb", "dann": "3_dann.ipynb"}
 DANN_PAIRS = (("mnist", "mnistm"), ("synnum", "mnist"), ("mnistm", "optdigits"))
+TABLES = {"gan": report.gan_table, "dann": report.dann_table}  # a notebook's records -> its collected table
 
 
 class RunFailed(RuntimeError):
@@ -60,20 +61,25 @@ def execute(name: str, profile: str = "", seed: int = 0, **parameters) -> Path:
     return record
 
 
+def default_runs() -> list[tuple[str, dict]]:
+    """The matrix: every notebook with its default parameters, DANN once per domain pair."""
+    return [("gan", {})] + [("dann", {"source": source, "target": target}) for source, target in DANN_PAIRS]
+
+
 def matrix(profile: str, seeds: list[int]) -> int:
-    """Every notebook over its default parameter sets; the collected tables go to figures/."""
-    records, failures = [], []
-    for source, target in DANN_PAIRS:
+    """Every run of ``default_runs`` for every seed; each notebook's collected table goes to figures/."""
+    records, failures = {}, []
+    for name, parameters in default_runs():
         for seed in seeds:
             try:
-                records.append(execute("dann", profile, seed, source=source, target=target))
+                records.setdefault(name, []).append(execute(name, profile, seed, **parameters))
             except RunFailed as failure:
                 failures.append(str(failure))
                 print(f"FAILED: {failure}", file=sys.stderr)
-    if records:
-        table = report.dann_table(report.load_records(records))
-        paths = report.write_table(table, "dann_table")
-        print(table.to_markdown(), f"\nwritten to {paths['csv']} and {paths['md']}", sep="\n")
+    for name, paths in records.items():
+        table = TABLES[name](report.load_records(paths))
+        written = report.write_table(table, f"{name}_table")
+        print(table.to_markdown(), f"\nwritten to {written['csv']} and {written['md']}", sep="\n")
     for failure in failures:
         print(f"FAILED: {failure}", file=sys.stderr)
     return 1 if failures else 0

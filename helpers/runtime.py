@@ -19,12 +19,18 @@ ROOT = Path(__file__).resolve().parents[1]
 PROFILES = MappingProxyType({
     "smoke": {
         "dann": {"steps": 30, "batch_size": 32, "n_eval": 256, "n_tsne": 60},
+        "gan": {"size": 16, "width": 4, "z_dim": 16, "batch_size": 16, "n_fid": 64, "n_export": 100,
+                "steps": {"dcgan": 4, "wgangp": 2, "sagan": 4}},
     },
     "cpu": {
         "dann": {"steps": 3000, "batch_size": 64, "n_eval": None, "n_tsne": 500},
+        "gan": {"size": 32, "width": 32, "z_dim": 100, "batch_size": 64, "n_fid": 500, "n_export": 1000,
+                "steps": {"dcgan": 3000, "wgangp": 1000, "sagan": 1500}},
     },
     "gpu": {
         "dann": {"steps": 20000, "batch_size": 128, "n_eval": None, "n_tsne": 2000},
+        "gan": {"size": 64, "width": 64, "z_dim": 128, "batch_size": 128, "n_fid": 1000, "n_export": 1000,
+                "steps": {"dcgan": 20000, "wgangp": 10000, "sagan": 20000}},
     },
 })
 

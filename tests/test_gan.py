@@ -111,3 +111,10 @@ def test_samples_depend_on_the_seed_only():
     generator = build("dcgan", size=16, width=4, z_dim=8)[0]
     assert torch.equal(gan.sample(generator, 5, seed=1), gan.sample(generator, 5, seed=1))
     assert not torch.equal(gan.sample(generator, 5, seed=1), gan.sample(generator, 5, seed=2))
+
+
+def test_methods_are_parsed_and_checked():
+    assert gan.parse_methods(" dcgan,sagan ") == ["dcgan", "sagan"]
+    for bad in ("", "dcgan,dcgan", "dcgan,wgan"):
+        with pytest.raises(ValueError, match="comma-separated"):
+            gan.parse_methods(bad)

@@ -44,3 +44,21 @@ def test_load_records_names_a_file_that_is_not_a_record(tmp_path):
     bad.write_text('{"metrics": {}}')
     with pytest.raises(ValueError, match="bad.json.*lacks"):
         report.load_records([bad])
+
+
+def gan_record(fid_features, seed, fid, seconds, inception_score=None):
+    metrics = {"fid_dcgan": fid, "seconds_train_dcgan": seconds}
+    if inception_score is not None:
+        metrics["is_dcgan"] = inception_score
+    return {"notebook": "gan", "parameters": {"seed": seed}, "fid_features": fid_features, "metrics": metrics}
+
+
+def test_gan_table_names_its_features_and_refuses_to_mix_them():
+    table = report.gan_table([gan_record("random ConvNet (seed 0)", s, fid, 60) for s, fid in ((0, 10), (1, 20))])
+    assert list(table.index) == ["DCGAN"]
+    assert table.loc["DCGAN", "FD (random ConvNet (seed 0) features)"] == "15.0000 ± 7.0711 (2)"
+    assert table.loc["DCGAN", "IS"] == "needs Inception weights"
+    inception = report.gan_table([gan_record("Inception", 0, 30.5, 60, inception_score=2.1)])
+    assert inception.loc["DCGAN", "FID (Inception)"] == "30.5000" and inception.loc["DCGAN", "IS"] == "2.1000"
+    with pytest.raises(ValueError, match="compares one kind"):
+        report.gan_table([gan_record("Inception", 0, 30, 60), gan_record("random ConvNet (seed 0)", 0, 9, 60)])

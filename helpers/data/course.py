@@ -95,23 +95,24 @@ def check_present(paths: list[Path], csv: Path) -> None:
                                 f"e.g. {', '.join(map(str, missing[:SHOWN]))}")
 
 
-def read_images(paths: list[Path], desc: str) -> np.ndarray:
-    """``paths`` read on a pool of threads (PIL decodes without holding the GIL), stacked N×3×28×28."""
+def read_images(paths: list[Path], desc: str, size: int = SIZE) -> np.ndarray:
+    """``paths`` read on a pool of threads (PIL decodes without holding the GIL), stacked N×3×size×size."""
     pool = ThreadPoolExecutor()
     try:
-        images = list(tqdm(pool.map(read_image, paths), total=len(paths), desc=f"reading {desc}", unit="image"))
+        images = list(tqdm(pool.map(lambda path: read_image(path, size), paths), total=len(paths),
+                           desc=f"reading {desc}", unit="image"))
     finally:
         pool.shutdown(cancel_futures=True)  # after an error, read no more images
     return np.stack(images)
 
 
-def read_image(path: Path) -> np.ndarray:
-    """The image at ``path`` as uint8 RGB 3×28×28, resized (bilinear) when it is not 28×28."""
+def read_image(path: Path, size: int = SIZE) -> np.ndarray:
+    """The image at ``path`` as uint8 RGB 3×size×size, resized (bilinear) when it has another size."""
     try:
         with Image.open(path) as image:
             rgb = image.convert("RGB")
     except OSError as error:  # not an image, truncated or corrupt
         raise ValueError(f"cannot read the image {path}: {error}") from error
-    if rgb.size != (SIZE, SIZE):
-        rgb = rgb.resize((SIZE, SIZE), Image.Resampling.BILINEAR)
+    if rgb.size != (size, size):
+        rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)
     return np.asarray(rgb).transpose(2, 0, 1)

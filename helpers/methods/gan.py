@@ -57,6 +57,15 @@ def recipe(method: str, **tricks) -> Recipe:
     return replace(RECIPES[method], **tricks)
 
 
+def parse_methods(text: str) -> list[str]:
+    """'dcgan, sagan' -> ['dcgan', 'sagan'], refusing unknown or repeated names."""
+    chosen = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in RECIPES]
+    if not chosen or unknown or len(set(chosen)) < len(chosen):
+        raise ValueError(f"methods={text!r}: expected a comma-separated list of distinct names from {list(RECIPES)}")
+    return chosen
+
+
 def discriminator_loss(recipe: Recipe, d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
     if recipe.loss == "bce":  # −[log D(x) + log(1 − D(G(z)))], real target 1 − smoothing
         real = torch.full_like(d_real, 1.0 - recipe.label_smoothing)
