@@ -23,6 +23,7 @@ test: setup
 
 benchmark: setup  ## the quality bars: prints accuracy and time
 	$(BIN)/python benchmarks/dann.py
+	$(BIN)/python benchmarks/gan.py
 
 lab: setup
 	$(BIN)/jupyter lab notebooks

@@ -179,7 +179,8 @@ def train(state: GANState, images, *, steps: int, batch_size: int, device: torch
         for _ in range(rule.n_critic):
             real = images.batch(torch.randint(len(images), (batch_size,), generator=state.rng)).to(device)
             z = torch.randn(batch_size, g.z_dim, generator=state.rng).to(device)
-            fake = g(z).detach()
+            generated = g(z)  # the last critic step's batch also serves the generator step
+            fake = generated.detach()
             if sigma:  # instance noise: D sees x + σ n, n ~ N(0, I)
                 real, fake = (x + sigma * torch.randn(x.shape, generator=state.rng).to(device) for x in (real, fake))
             d_real, d_fake = d(real), d(fake)
@@ -193,8 +194,7 @@ def train(state: GANState, images, *, steps: int, batch_size: int, device: torch
             state.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             state.opt_d.step()
-        z = torch.randn(batch_size, g.z_dim, generator=state.rng).to(device)
-        loss_g = generator_loss(rule, d(g(z)))
+        loss_g = generator_loss(rule, d(generated))
         _check(loss_g, "generator", state.step)
         state.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
