@@ -1,18 +1,27 @@
-"""One loader of face images for the GAN and VAE problems: 3×S×S images in [-1, 1].
+"""One loader of face images for the GAN and VAE problems: 3×S×S images in [-1, 1], no labels.
 
 Where the faces come from:
 
 - ``data_root`` given: the course folders, read as they are::
 
       <root>/face/train/*.png, <root>/face/test/*.png      64×64 RGB
-      <root>/face/train.csv (optional; likewise test.csv)  image_name plus attribute columns (Smiling, ...)
+      <root>/face/train.csv, <root>/face/test.csv          optional: image_name plus attribute columns
+                                                           (Smiling, Black_Hair, ...; numbers such as 0/1)
 
-  With a CSV the images are exactly those it lists, in its order, and its attribute columns are kept;
-  without one, every PNG of the folder in name order. Missing or malformed data is an error that
-  names the file and what was expected; it never falls back to the built-in faces.
-- ``download=True``: torchvision's CelebA (needs network access), centre-cropped to 178×178.
-- otherwise the built-in faces: scikit-image's ``lfw_subset``, 100 grey face crops of 25×25 from
-  Labeled Faces in the Wild, split 80 train / 20 test. A tiny stand-in, enough to watch a model learn.
+  With the split's CSV the images are exactly those it lists, in its order, and its attribute columns are
+  kept as numbers; without one, every PNG of the folder in file-name order. Images come out as RGB,
+  resized (bilinear) to S×S when they have another size.
+- ``download=True``: torchvision's CelebA (needs network access), centre-cropped to 178×178 and resized,
+  with its 40 attributes (0/1).
+- otherwise the built-in faces: scikit-image's ``lfw_subset``, 100 grey face crops of 25×25 from Labeled
+  Faces in the Wild, split 80 train / 20 test once and for all, upscaled to S×S. A tiny stand-in for the
+  course's faces, enough to watch a model learn.
+
+Course data that is missing or malformed is an error that names the path, the value and what was
+expected, and never falls back to the built-in faces: FileNotFoundError for a root that is not a folder,
+a missing ``face/<split>`` folder, a folder without PNG and images a CSV lists but the folder lacks;
+ValueError for an unreadable image, a CSV that is empty or has no ``image_name`` column, and a
+non-numeric attribute value. An unknown split is a ValueError too.
 """
 from __future__ import annotations
 
@@ -30,16 +39,19 @@ from helpers.data import cache, course
 from helpers.data.digits import to_float
 
 SPLITS = ("train", "test")
-LFW_FACES, LFW_TRAIN = 100, 80  # lfw_subset: the first 100 of its 200 crops are faces; 80 of them train
-LAYOUT = "the course layout <root>/face/<train|test>/*.png, optionally <root>/face/<split>.csv (image_name, attributes)"
+LFW_FACES, LFW_TRAIN, LFW_SEED = 100, 80, 0  # lfw_subset: its first 100 crops are faces (the rest are not)
+CELEBA_CROP = 178  # CelebA's aligned photos are 178×218: the central square keeps the face
+
+LAYOUT = ("the course layout <root>/face/train/*.png and <root>/face/test/*.png, optionally with "
+          "<root>/face/<split>.csv (column image_name, a file of face/<split>/, plus numeric attribute columns)")
 
 
 @dataclass(eq=False)
 class FaceSet(Dataset):
-    """Images kept as uint8 N×3×S×S; items and batches come out as floats in [-1, 1]."""
+    """Images kept as uint8 N×3×S×S (compact); items and batches come out as floats in [-1, 1]."""
 
     images: torch.Tensor
-    attributes: pd.DataFrame  # one row per image: image_name, then any attribute columns
+    attributes: pd.DataFrame  # one row per image, indexed 0..N-1: image_name, then any attribute columns
     split: str
     origin: str
 
@@ -50,6 +62,7 @@ class FaceSet(Dataset):
         return to_float(self.images[index])
 
     def batch(self, index: torch.Tensor) -> torch.Tensor:
+        """Images (floats in [-1, 1]) at ``index``, without a DataLoader's per-item cost."""
         return to_float(self.images[index])
 
     def summary(self) -> str:
@@ -61,55 +74,70 @@ def load_faces(split: str = "train", data_root: str = "", size: int = 64, downlo
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
     if data_root:
-        images, attributes = _course(data_root, split, size)
-        origin = f"course data under {data_root}"
+        images, attributes = _read_course(Path(data_root), split, size)
+        origin = f"course data under {Path(data_root) / 'face' / split}"
     elif download:
         images, attributes = _celeba(split, size)
-        origin = "torchvision's CelebA download"
+        origin = (f"torchvision's CelebA download ({CELEBA_CROP}×218 aligned colour photos, centre-cropped "
+                  f"to {CELEBA_CROP}×{CELEBA_CROP} and resized to {size}×{size})")
     else:
         arrays = cache.cached_arrays(f"faces_lfw_{split}_{size}", lambda: _lfw(split, size))
         images = arrays["images"].numpy()
         attributes = pd.DataFrame({"image_name": [f"lfw_{i:03d}" for i in arrays["index"].tolist()]})
-        origin = (f"scikit-image's lfw_subset: {len(images)} of its 100 grey 25×25 face crops, enlarged to "
-                  f"{size}×{size}; a tiny stand-in for the course's 64×64 colour faces")
+        origin = (f"scikit-image's lfw_subset: {len(images)} of its {LFW_FACES} grey 25×25 face crops, "
+                  f"upscaled to {size}×{size}; a tiny stand-in for the course's 64×64 colour faces")
     return FaceSet(torch.from_numpy(images), attributes, split, origin)
 
 
-def _course(root: str, split: str, size: int) -> tuple[np.ndarray, pd.DataFrame]:
-    if not Path(root).is_dir():
-        raise FileNotFoundError(f"course data root {root} is not a folder; expected {LAYOUT}")
-    folder = Path(root) / "face" / split
-    if not folder.is_dir():
-        raise FileNotFoundError(f"no folder {folder} for the {split} faces; expected {LAYOUT}")
-    csv = folder.with_suffix(".csv")
+def _read_course(root: Path, split: str, size: int) -> tuple[np.ndarray, pd.DataFrame]:
+    """uint8 images N×3×size×size of ``<root>/face/<split>/`` and their table (image_name, attributes)."""
+    folder = _face_folder(root, split)
+    csv = folder.with_suffix(".csv")  # <root>/face/<split>.csv
     if csv.is_file():
-        attributes = _attributes(csv)
+        attributes = _read_attributes(csv)
+        paths = [folder / name for name in attributes["image_name"]]
+        course.check_present(paths, csv)
     else:
-        attributes = pd.DataFrame({"image_name": sorted(path.name for path in folder.glob("*.png"))})
-        if attributes.empty:
-            raise FileNotFoundError(f"{folder} holds no PNG image; expected {LAYOUT}")
-    paths = [folder / name for name in attributes["image_name"]]
-    course.check_present(paths, csv if csv.is_file() else folder)
+        attributes = pd.DataFrame({"image_name": _png_names(folder)})
+        paths = [folder / name for name in attributes["image_name"]]
     return course.read_images(paths, f"faces {split}", size), attributes
 
 
-def _attributes(csv: Path) -> pd.DataFrame:
-    """The CSV's image names (text) and attribute columns (numbers), with errors that name the file."""
+def _face_folder(root: Path, split: str) -> Path:
+    if not root.is_dir():
+        raise FileNotFoundError(f"course data root {root} is not a folder; expected {LAYOUT}")
+    folder = root / "face" / split
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no folder {folder} for the {split} faces; expected {LAYOUT}")
+    return folder
+
+
+def _png_names(folder: Path) -> list[str]:
+    names = sorted(path.name for path in folder.iterdir() if path.suffix.lower() == ".png" and path.is_file())
+    if not names:
+        raise FileNotFoundError(f"{folder} holds no PNG image; expected {LAYOUT}")
+    return names
+
+
+def _read_attributes(csv: Path) -> pd.DataFrame:
+    """The rows of ``csv``: image_name as text, every other column as numbers; every cell is read as text
+    first so that no value is coerced silently."""
     try:
         table = pd.read_csv(csv, dtype=str, keep_default_na=False)
     except (pd.errors.EmptyDataError, pd.errors.ParserError) as error:
         raise ValueError(f"cannot read {csv} as a CSV with an image_name column: {error}") from error
     if "image_name" not in table.columns:
-        raise ValueError(f"{csv} has the columns {list(table.columns)}; expected image_name and attribute columns")
+        raise ValueError(f"{csv} has the columns {list(table.columns)}; expected image_name "
+                         f"(a file of {csv.with_suffix('')}) plus attribute columns")
     if table.empty:
-        raise ValueError(f"{csv} has no rows; expected one row per image")
+        raise ValueError(f"{csv} has no rows; expected one row per image with the column image_name")
     for column in table.columns.drop("image_name"):
         values = pd.to_numeric(table[column], errors="coerce")
-        if values.isna().any():
-            bad = table.loc[values.isna(), ["image_name", column]].head(course.SHOWN)
-            shown = "; ".join(f"{name}: {value!r}" for name, value in bad.itertuples(index=False))
-            raise ValueError(f"{csv}: attribute {column!r} is not a number for {values.isna().sum()} image(s), "
-                             f"e.g. {shown}")
+        bad = table.loc[values.isna(), ["image_name", column]]
+        if not bad.empty:
+            shown = "; ".join(f"image_name {name!r}: {value!r}"
+                              for name, value in bad.head(course.SHOWN).itertuples(index=False))
+            raise ValueError(f"{csv}: {len(bad)} value(s) of the attribute {column!r} not a number, e.g. {shown}")
         table[column] = values
     return table
 
@@ -118,24 +146,25 @@ def _lfw(split: str, size: int) -> dict[str, np.ndarray]:
     """The built-in faces of ``split``: uint8 N×3×size×size and their index among lfw_subset's faces."""
     from skimage.data import lfw_subset
 
-    faces = np.asarray(lfw_subset()[:LFW_FACES], dtype=np.float64)  # float in [0, 1]
-    order = np.random.default_rng(0).permutation(LFW_FACES)  # a fixed split
+    faces = lfw_subset()[:LFW_FACES]  # float in [0, 1], 25×25 grey
+    order = np.random.default_rng(LFW_SEED).permutation(LFW_FACES)  # the same split on every machine
     index = np.sort(order[:LFW_TRAIN] if split == "train" else order[LFW_TRAIN:])
-    grey = [Image.fromarray((faces[i] * 255).round().astype(np.uint8)).resize((size, size), Image.Resampling.BILINEAR)
+    grey = [Image.fromarray(np.round(faces[i] * 255).astype(np.uint8)).resize((size, size), Image.Resampling.BILINEAR)
             for i in index]
-    images = np.stack([np.repeat(np.asarray(image)[None], 3, axis=0) for image in grey])
+    images = np.stack([np.repeat(np.asarray(image)[None], 3, axis=0) for image in grey])  # grey -> 3 equal channels
     return {"images": images, "index": index}
 
 
 def _celeba(split: str, size: int) -> tuple[np.ndarray, pd.DataFrame]:
-    """torchvision's CelebA (downloaded into the cache), centre-cropped to 178×178 and resized."""
+    """torchvision's CelebA (downloaded into the cache), centre-cropped and resized, with its attributes."""
     import torchvision
     from torchvision.transforms import functional as F
 
     dataset = torchvision.datasets.CelebA(runtime.folder("cache") / "torchvision", split=split,
                                           target_type="attr", download=True)
-    images = np.stack([np.asarray(F.resize(F.center_crop(image, [178, 178]), [size, size]))
+    images = np.stack([np.asarray(F.resize(F.center_crop(image, [CELEBA_CROP, CELEBA_CROP]), [size, size]))
                        for image, _ in dataset]).transpose(0, 3, 1, 2)
+    # attr_names can end with an empty name (the header line's trailing space): keep one per column
     attributes = pd.DataFrame(dataset.attr.numpy(), columns=dataset.attr_names[:dataset.attr.shape[1]])
     attributes.insert(0, "image_name", dataset.filename)
     return images, attributes
