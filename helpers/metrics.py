@@ -2,20 +2,22 @@
 
 FID and IS come from torchmetrics. Their Inception network needs a local weights file (no download
 happens here); without one the Fréchet distance is computed on a named stand-in and labelled so.
+Both see the images rounded to 8 bits, as the exported PNG files hold them.
 """
 from __future__ import annotations
 
 import os
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch import nn
 from torch.utils.data import Dataset
 from torchmetrics.image.fid import FrechetInceptionDistance, NoTrainInceptionV3
 from torchmetrics.image.inception import InceptionScore
-from torchvision.utils import save_image
 
 
 @torch.no_grad()
@@ -40,7 +42,16 @@ def accuracy(classifier: nn.Module, dataset: Dataset, device: torch.device | str
 
 INCEPTION = "Inception"
 INCEPTION_ENV = "WORKBOOK_INCEPTION_WEIGHTS"
-INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"  # the FID Inception weights of pytorch-fid / torch-fidelity
+INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"  # pytorch-fid's; torch-fidelity's weights-inception-… alike
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Images N×3×H×W in [-1, 1] as the bytes 0–255 a PNG file holds (rounded, clipped)."""
+    if images.dim() != 4 or images.shape[1] != 3:
+        raise ValueError(f"expected images N×3×H×W in [-1, 1], got shape {tuple(images.shape)}")
+    if not torch.isfinite(images).all():
+        raise ValueError("the images contain NaN or inf (a diverged generator?); expected values in [-1, 1]")
+    return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)  # x ∈ [-1, 1] -> round(255 (x + 1) / 2)
 
 
 class RandomConvFeatures(nn.Module):
@@ -67,17 +78,22 @@ class RandomConvFeatures(nn.Module):
         self.requires_grad_(False).eval()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Features of images in [0, 1] (torchmetrics' ``normalize=True``), seen at 64×64."""
-        x = F.interpolate(x, size=(64, 64), mode="bilinear", antialias=True, align_corners=False)
-        return self.net(x * 2 - 1)
+        """Features of uint8 images (as Inception takes them), seen at 64×64 in [-1, 1]."""
+        x = F.interpolate(x.float(), size=(64, 64), mode="bilinear", antialias=True, align_corners=False)
+        return self.net(x / 127.5 - 1)
 
 
 @dataclass(frozen=True)
 class FeatureChoice:
-    """The features FID is computed on: Inception from a local weights file, or a named stand-in."""
+    """The features a Fréchet distance is computed on.
+
+    ``module`` maps uint8 images N×3×H×W to N×``dims`` features and is handed to torchmetrics;
+    ``name`` is what is printed and recorded: exactly "Inception" for the real thing.
+    """
 
     name: str
-    weights: str = ""  # the Inception weights file; empty for the stand-in
+    module: nn.Module
+    dims: int
 
 
 def inception_weights(path: str = "") -> str:
@@ -89,54 +105,83 @@ def inception_weights(path: str = "") -> str:
     return path
 
 
+def inception_network(path: str, feature: str) -> NoTrainInceptionV3:
+    """torchmetrics' FID Inception v3 giving ``feature`` ('2048' or 'logits_unbiased'), from the local file ``path``.
+
+    Given a path, torch-fidelity only ``torch.load``s it; its download happens for a missing path alone.
+    """
+    try:
+        return NoTrainInceptionV3("inception-v3-compat", [feature], feature_extractor_weights_path=path)
+    except (EOFError, pickle.UnpicklingError, RuntimeError) as error:
+        raise ValueError(f"{path} does not hold the FID Inception weights; expected the state dict of "
+                         f"{INCEPTION_FILE} (pytorch-fid, torch-fidelity): {error}") from error
+
+
 def fid_features(weights_path: str = "") -> FeatureChoice:
+    """Inception's 2048 pool features from ``weights_path`` (else $WORKBOOK_INCEPTION_WEIGHTS), else the stand-in.
+
+    A path that is given but is not a file is an error, never a silent fall-back to the stand-in.
+    """
     path = inception_weights(weights_path)
-    return FeatureChoice(INCEPTION, path) if path else FeatureChoice(RandomConvFeatures.name)
+    if path:
+        return FeatureChoice(INCEPTION, inception_network(path, "2048"), 2048)
+    return FeatureChoice(RandomConvFeatures.name, RandomConvFeatures(), RandomConvFeatures.num_features)
 
 
-def fid_label(name: str) -> str:
-    """How a Fréchet distance on the features ``name`` is labelled: only Inception's is 'FID (Inception)'."""
+def fid_label(features: FeatureChoice | str) -> str:
+    """How a Fréchet distance on ``features`` (or their recorded name) is labelled: only Inception's is FID."""
+    name = features if isinstance(features, str) else features.name
     return "FID (Inception)" if name == INCEPTION else f"FD ({name} features)"
 
 
 def frechet_distance(real: torch.Tensor, fake: torch.Tensor, features: FeatureChoice, batch_size: int = 100,
                      device: torch.device | str = "cpu") -> float:
-    """‖μ_r − μ_f‖² + Tr(Σ_r + Σ_f − 2 (Σ_r Σ_f)^½) between the features of two image sets in [-1, 1]."""
-    if features.name == INCEPTION:
-        metric = FrechetInceptionDistance(2048, normalize=True, feature_extractor_weights_path=features.weights)
-    else:
-        metric = FrechetInceptionDistance(RandomConvFeatures(), normalize=True)
-    metric.to(device)
+    """‖μ_r − μ_f‖² + Tr(Σ_r + Σ_f − 2 (Σ_r Σ_f)^½) between the features of two image sets in [-1, 1].
+
+    The images are rounded to 8 bits first, so this is also the distance between the exported PNG files.
+    """
+    # without a num_features attribute torchmetrics counts the features on one random image of this size
+    metric = FrechetInceptionDistance(features.module, input_img_size=tuple(real.shape[1:])).to(device)
     for images, is_real in ((real, True), (fake, False)):
         for chunk in images.split(batch_size):
-            metric.update(((chunk + 1) / 2).clamp(0, 1).to(device), real=is_real)
+            metric.update(to_uint8(chunk).to(device), real=is_real)
     return float(metric.compute())
 
 
 def inception_score(fake: torch.Tensor, weights_path: str = "", batch_size: int = 100,
                     device: torch.device | str = "cpu") -> tuple[float, float] | None:
-    """Mean and std over 10 splits of exp(E_x KL(p(y|x) ‖ p(y))); None without Inception weights (no stand-in)."""
+    """Mean and std over 10 splits of exp(E_x KL(p(y|x) ‖ p(y))) for images in [-1, 1].
+
+    The weights file is resolved as in ``fid_features``. Without one the result is None: the score is
+    defined by Inception's ImageNet classes, and no stand-in has them.
+    """
     path = inception_weights(weights_path)
     if not path:
         return None
-    network = NoTrainInceptionV3(name="inception-v3-compat", features_list=["logits_unbiased"],
-                                 feature_extractor_weights_path=path)
-    metric = InceptionScore(network, splits=10).to(device)
+    metric = InceptionScore(inception_network(path, "logits_unbiased"), splits=10).to(device)
     for chunk in fake.split(batch_size):
-        metric.update(((chunk + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).to(device))
-    mean, std = metric.compute()
+        metric.update(to_uint8(chunk).to(device))
+    with torch.random.fork_rng(devices=[]):  # compute() shuffles before splitting: a fixed shuffle, caller's RNG kept
+        torch.manual_seed(0)
+        mean, std = metric.compute()
     return float(mean), float(std)
 
 
-def export_images(images: torch.Tensor, folder: Path | str, overwrite: bool = False) -> Path:
-    """Write images in [-1, 1] as <folder>/0000.png, 0001.png, ... (for graders that take a folder)."""
+def export_images(images: torch.Tensor, folder: Path | str, prefix: str = "", overwrite: bool = False) -> Path:
+    """Write images in [-1, 1] as <folder>/<prefix>0000.png, ... (for graders that take a folder).
+
+    A folder that already holds PNG files is refused unless ``overwrite`` deletes them first; other
+    files are left alone.
+    """
     folder = Path(folder)
     old = sorted(folder.glob("*.png")) if folder.is_dir() else []
     if old and not overwrite:
-        raise FileExistsError(f"{folder} already holds {len(old)} PNG files; pass overwrite=True to replace them")
+        raise ValueError(f"{folder} already holds {len(old)} PNG files; expected an empty folder "
+                         f"(pass overwrite=True to delete them first)")
+    pixels = to_uint8(images).permute(0, 2, 3, 1).cpu().numpy()  # N×H×W×3, as PIL takes it
     for path in old:
         path.unlink()
     folder.mkdir(parents=True, exist_ok=True)
-    for index, image in enumerate(images):
-        save_image((image + 1) / 2, folder / f"{index:04d}.png")
+    for index, image in enumerate(pixels):
+        Image.fromarray(image).save(folder / f"{prefix}{index:04d}.png")
     return folder

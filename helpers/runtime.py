@@ -25,7 +25,7 @@ PROFILES = MappingProxyType({
     "cpu": {
         "dann": {"steps": 3000, "batch_size": 64, "n_eval": None, "n_tsne": 500},
         "gan": {"size": 32, "width": 32, "z_dim": 100, "batch_size": 64, "n_fid": 500, "n_export": 1000,
-                "steps": {"dcgan": 3000, "wgangp": 1000, "sagan": 1500}},
+                "steps": {"dcgan": 3000, "wgangp": 800, "sagan": 1500}},
     },
     "gpu": {
         "dann": {"steps": 20000, "batch_size": 128, "n_eval": None, "n_tsne": 2000},

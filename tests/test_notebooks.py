@@ -1,5 +1,6 @@
 """Every notebook executed headlessly with papermill in the smoke profile, through the runner's CLI."""
 import json
+import pathlib
 import subprocess
 import sys
 
@@ -22,8 +23,9 @@ def test_notebook_runs_in_the_smoke_profile_and_writes_its_record(name, paramete
     expected = {"gan": ("fid_dcgan", "fid_wgangp", "fid_sagan", "seconds_train_sagan"),
                 "dann": ("acc_source_only", "acc_dann", "acc_target_only")}[name]
     assert set(expected) <= set(record["metrics"])
-    for path in record["artifacts"].values():
-        assert open(path, "rb").read(4)  # every artifact was written
+    for name, path in record["artifacts"].items():  # every artifact was written: a file, or a folder of PNGs
+        path = pathlib.Path(path)
+        assert (any(path.glob("*.png")) if path.is_dir() else path.stat().st_size > 0), name
 
 
 def test_a_failed_run_exits_non_zero_and_names_its_executed_notebook():
@@ -35,3 +37,17 @@ def test_a_failed_run_exits_non_zero_and_names_its_executed_notebook():
 def test_an_unknown_parameter_is_refused_before_running():
     done = cli("dann", "-p", "sourse", "mnist")
     assert done.returncode != 0 and "sourse" in done.stderr and "source" in done.stderr
+
+
+def test_the_matrix_goes_on_after_a_failure_and_collects_the_tables(monkeypatch, capsys):
+    monkeypatch.setattr(run, "default_runs", lambda: [
+        ("dann", {"source": "nosuchdomain", "target": "mnist"}),
+        ("dann", {"source": "mnistm", "target": "optdigits"}),
+        ("gan", {"methods": "dcgan"}),
+    ])
+    assert run.matrix("smoke", [0]) == 1
+    out, err = capsys.readouterr()
+    assert "FAILED" in err and "nosuchdomain" in err and ".ipynb" in err
+    figures = run.runtime.folder("figures")
+    assert "MNIST-M → OptDigits" in (figures / "dann_table.md").read_text()
+    assert "DCGAN" in (figures / "gan_table.md").read_text()
