@@ -7,10 +7,14 @@ the target test split (mean ± std), the seconds of each training, and whether t
 hold for mnist → mnistm in the cpu profile. Compare with Ganin et al. 2016, Table 2: .5225 / .7666 / .9596.
 """
 import argparse
+import os
 
 import pandas as pd
 
-from helpers import report, run
+from helpers import report, run, runtime
+
+# the benchmark's figures go beside its runs: figures/ keeps those of `make report`
+os.environ.setdefault("WORKBOOK_FIGURES", str(runtime.folder("runs") / "benchmark-figures"))
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--profile", default="cpu")

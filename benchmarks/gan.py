@@ -11,6 +11,7 @@
 """
 import argparse
 import json
+import os
 import time
 
 import torch
@@ -20,6 +21,9 @@ from helpers import run, runtime
 from helpers.data.faces import load_faces
 from helpers.methods import gan
 from helpers.models.gan import build
+
+# the benchmark's figures go beside its runs: figures/ keeps those of `make report`
+os.environ.setdefault("WORKBOOK_FIGURES", str(runtime.folder("runs") / "benchmark-figures"))
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--profile", default="cpu")
