@@ -113,6 +113,20 @@ def test_samples_depend_on_the_seed_only():
     assert not torch.equal(gan.sample(generator, 5, seed=1), gan.sample(generator, 5, seed=2))
 
 
+def test_tricks_are_parsed_and_checked():
+    assert gan.parse_tricks("") == {}
+    tricks = gan.parse_tricks(" label_smoothing=0.1, n_critic = 3 ")
+    assert tricks == {"label_smoothing": 0.1, "n_critic": 3} and isinstance(tricks["n_critic"], int)
+    assert gan.recipe("dcgan", **tricks).n_critic == 3
+    for bad, words in (("smoothing=0.1", "unknown"), ("n_critic=2,n_critic=3", "repeated"),
+                       ("n_critic=2.5", "integer"), ("label_smoothing=1", r"\[0, 1\)"),
+                       ("instance_noise=-0.1", ">= 0"), ("instance_noise", ">= 0")):
+        with pytest.raises(ValueError, match=words):
+            gan.parse_tricks(bad)
+    with pytest.raises(ValueError, match="dcgan only; sagan uses the hinge loss"):
+        gan.recipe("sagan", label_smoothing=0.1)
+
+
 def test_methods_are_parsed_and_checked():
     assert gan.parse_methods(" dcgan,sagan ") == ["dcgan", "sagan"]
     for bad in ("", "dcgan,dcgan", "dcgan,wgan"):

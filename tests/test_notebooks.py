@@ -14,7 +14,8 @@ def cli(*args):
                           cwd=run.runtime.ROOT)
 
 
-@pytest.mark.parametrize("name,parameters", [("gan", []), ("dann", ["-p", "source", "mnist", "-p", "target", "mnistm"])])
+@pytest.mark.parametrize("name,parameters", [("gan", ["-p", "tricks", "instance_noise=0.1"]),
+                                             ("dann", ["-p", "source", "mnist", "-p", "target", "mnistm"])])
 def test_notebook_runs_in_the_smoke_profile_and_writes_its_record(name, parameters):
     done = cli(name, "--profile", "smoke", "--seed", "1", *parameters)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -23,6 +24,7 @@ def test_notebook_runs_in_the_smoke_profile_and_writes_its_record(name, paramete
     expected = {"gan": ("fid_dcgan", "fid_wgangp", "fid_sagan", "seconds_train_sagan"),
                 "dann": ("acc_source_only", "acc_dann", "acc_target_only")}[name]
     assert set(expected) <= set(record["metrics"])
+    assert all(record["parameters"][key] == value for key, value in zip(parameters[1::3], parameters[2::3]))
     for name, path in record["artifacts"].items():  # every artifact was written: a file, or a folder of PNGs
         path = pathlib.Path(path)
         assert (any(path.glob("*.png")) if path.is_dir() else path.stat().st_size > 0), name

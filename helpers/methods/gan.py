@@ -50,11 +50,40 @@ RECIPES = {
 }
 
 
+# the tricks a user may change, with the values each accepts
+TRICKS = {"label_smoothing": (float, "in [0, 1)", lambda v: 0 <= v < 1),
+          "instance_noise": (float, ">= 0", lambda v: v >= 0),
+          "n_critic": (int, "an integer >= 1", lambda v: v >= 1),
+          "ema_decay": (float, "in [0, 1)", lambda v: 0 <= v < 1)}
+
+
 def recipe(method: str, **tricks) -> Recipe:
     """The paper's recipe for ``method``, with ``tricks`` (e.g. ``label_smoothing=0.1``) replaced."""
     if method not in RECIPES:
         raise ValueError(f"unknown GAN method {method!r}; expected one of {sorted(RECIPES)}")
-    return replace(RECIPES[method], **tricks)
+    rule = replace(RECIPES[method], **tricks)
+    if rule.label_smoothing and rule.loss != "bce":
+        raise ValueError(f"label_smoothing={rule.label_smoothing} applies to the BCE loss of dcgan only; "
+                         f"{method} uses the {rule.loss} loss")
+    return rule
+
+
+def parse_tricks(text: str) -> dict[str, float | int]:
+    """'label_smoothing=0.1, n_critic=3' -> {'label_smoothing': 0.1, 'n_critic': 3}, checking names and values."""
+    tricks = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, value = (word.strip() for word in item.partition("="))
+        if name not in TRICKS or name in tricks:
+            raise ValueError(f"tricks={text!r}: {name!r} is unknown or repeated; expected distinct names from "
+                             f"{list(TRICKS)} as name=value, separated by commas")
+        kind, expected, valid = TRICKS[name]
+        try:
+            tricks[name] = kind(value)
+        except ValueError:
+            raise ValueError(f"tricks={text!r}: {name}={value!r} is not {expected}") from None
+        if not valid(tricks[name]):
+            raise ValueError(f"tricks={text!r}: {name}={value!r} is not {expected}")
+    return tricks
 
 
 def parse_methods(text: str) -> list[str]:
