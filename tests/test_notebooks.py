@@ -1,9 +1,12 @@
 """Every notebook executed headlessly with papermill in the smoke profile, through the runner's CLI."""
+import ast
 import json
 import pathlib
 import subprocess
 import sys
 
+import nbformat
+import papermill
 import pytest
 
 from helpers import run
@@ -53,3 +56,11 @@ def test_the_matrix_goes_on_after_a_failure_and_collects_the_tables(monkeypatch,
     figures = run.runtime.folder("figures")
     assert "MNIST-M → OptDigits" in (figures / "dann_table.md").read_text()
     assert "DCGAN" in (figures / "gan_table.md").read_text()
+
+
+@pytest.mark.parametrize("path", sorted((run.runtime.ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
+def test_papermill_sees_every_name_the_parameters_cell_assigns(path):
+    """papermill skips, with only a warning, a line it cannot parse (an '=' in a comment, say)."""
+    cell, = [c for c in nbformat.read(path, as_version=4).cells if "parameters" in c.metadata.get("tags", [])]
+    assigned = {target.id for node in ast.parse(cell.source).body for target in node.targets}
+    assert set(papermill.inspect_notebook(str(path))) == assigned
