@@ -40,7 +40,7 @@ def read_digits(root: str | Path, domain: str, split: str) -> tuple[np.ndarray, 
         raise ValueError(f"unknown course digit domain {domain!r}; expected one of {DOMAINS}")
     if split not in CSV_NAMES:
         raise ValueError(f"unknown split {split!r}; expected one of {tuple(CSV_NAMES)}")
-    folder = domain_folder(Path(root), domain)
+    folder = data_folder(Path(root), f"digits/{domain}", f"the course domain {domain!r}")
     csv = split_csv(folder, split)
     names, labels = read_table(csv)
     paths = [folder / "data" / name for name in names]
@@ -48,12 +48,13 @@ def read_digits(root: str | Path, domain: str, split: str) -> tuple[np.ndarray, 
     return read_images(paths, f"{domain} {split}"), labels
 
 
-def domain_folder(root: Path, domain: str) -> Path:
+def data_folder(root: Path, relative: str, what: str, layout: str = LAYOUT) -> Path:
+    """<root>/<relative>; a missing root or folder is an error naming it, ``what`` it was for and the ``layout``."""
     if not root.is_dir():
-        raise FileNotFoundError(f"course data root {root} is not a folder; expected {LAYOUT}")
-    folder = root / "digits" / domain
+        raise FileNotFoundError(f"course data root {root} is not a folder; expected {layout}")
+    folder = root / relative
     if not folder.is_dir():
-        raise FileNotFoundError(f"no folder {folder} for the course domain {domain!r}; expected {LAYOUT}")
+        raise FileNotFoundError(f"no folder {folder} for {what}; expected {layout}")
     return folder
 
 

@@ -91,7 +91,7 @@ def load_faces(split: str = "train", data_root: str = "", size: int = 64, downlo
 
 def _read_course(root: Path, split: str, size: int) -> tuple[np.ndarray, pd.DataFrame]:
     """uint8 images N×3×size×size of ``<root>/face/<split>/`` and their table (image_name, attributes)."""
-    folder = _face_folder(root, split)
+    folder = course.data_folder(root, f"face/{split}", f"the {split} faces", LAYOUT)
     csv = folder.with_suffix(".csv")  # <root>/face/<split>.csv
     if csv.is_file():
         attributes = _read_attributes(csv)
@@ -101,15 +101,6 @@ def _read_course(root: Path, split: str, size: int) -> tuple[np.ndarray, pd.Data
         attributes = pd.DataFrame({"image_name": _png_names(folder)})
         paths = [folder / name for name in attributes["image_name"]]
     return course.read_images(paths, f"faces {split}", size), attributes
-
-
-def _face_folder(root: Path, split: str) -> Path:
-    if not root.is_dir():
-        raise FileNotFoundError(f"course data root {root} is not a folder; expected {LAYOUT}")
-    folder = root / "face" / split
-    if not folder.is_dir():
-        raise FileNotFoundError(f"no folder {folder} for the {split} faces; expected {LAYOUT}")
-    return folder
 
 
 def _png_names(folder: Path) -> list[str]:
