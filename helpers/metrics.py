@@ -167,6 +167,24 @@ def inception_score(fake: torch.Tensor, weights_path: str = "", batch_size: int 
     return float(mean), float(std)
 
 
+@torch.no_grad()
+def nearest(queries: torch.Tensor, images, chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each query image, the nearest of ``images`` (a dataset with ``batch`` and ``len``) in pixel space.
+
+    Returns the RMS pixel distances ‖q − x‖₂ / √D (images in [-1, 1]) and the indices; ``images`` is read
+    ``chunk`` at a time, so a large training set never sits in memory as floats.
+    """
+    flat = queries.flatten(1)
+    best = torch.full((len(queries),), float("inf"))
+    index = torch.zeros(len(queries), dtype=torch.long)
+    for start in range(0, len(images), chunk):
+        pool = images.batch(torch.arange(start, min(start + chunk, len(images)))).flatten(1)
+        distance, where = (torch.cdist(flat, pool) / flat.shape[1] ** 0.5).min(dim=1)
+        closer = distance < best
+        best[closer], index[closer] = distance[closer], where[closer] + start
+    return best, index
+
+
 def export_images(images: torch.Tensor, folder: Path | str, prefix: str = "", overwrite: bool = False) -> Path:
     """Write images in [-1, 1] as <folder>/<prefix>0000.png, ... (for graders that take a folder).
 

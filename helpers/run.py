@@ -86,7 +86,9 @@ def matrix(profile: str, seeds: list[int]) -> int:
 
 
 def parse_value(text: str):
-    """'3' -> 3, '0.5' -> 0.5, anything else stays a string (as papermill's -p does)."""
+    """'3' -> 3, '0.5' -> 0.5, 'True' / 'false' -> a bool, anything else stays a string (as papermill's -p does)."""
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
     for kind in (int, float):
         try:
             return kind(text)

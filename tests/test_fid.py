@@ -121,3 +121,17 @@ def test_export_images_writes_readable_pngs_and_refuses_a_folder_with_others(tmp
     assert len(list(folder.glob("*.png"))) == 5
     metrics.export_images(images[:2], folder, overwrite=True)
     assert sorted(f.name for f in folder.iterdir()) == ["0000.png", "0001.png", "notes.txt"]
+
+
+def test_nearest_finds_the_closest_image_in_every_chunk():
+    class Pool:
+        images = torch.rand(10, 3, 4, 4) * 2 - 1
+        def __len__(self):
+            return len(self.images)
+        def batch(self, index):
+            return self.images[index]
+    pool = Pool()
+    queries = torch.stack([pool.images[7], pool.images[2] + 0.1])
+    distance, index = metrics.nearest(queries, pool, chunk=3)
+    assert index.tolist() == [7, 2]
+    assert distance.tolist() == pytest.approx([0.0, 0.1], abs=1e-5)  # RMS over pixels

@@ -97,6 +97,8 @@ def test_a_checkpoint_of_another_method_is_refused(tmp_path):
     path = gan.save_checkpoint(gan.new_state("dcgan", 0, 16, 4, 8), tmp_path / "dcgan.pt")
     with pytest.raises(ValueError, match="dcgan checkpoint"):
         gan.load_checkpoint(gan.new_state("sagan", 0, 16, 4, 8), path)
+    with pytest.raises(ValueError, match="another recipe: label_smoothing 0.0 there, 0.1 here"):
+        gan.load_checkpoint(gan.new_state("dcgan", 0, 16, 4, 8, label_smoothing=0.1), path)
 
 
 def test_a_diverging_run_stops_and_names_the_step():

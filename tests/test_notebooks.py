@@ -33,6 +33,21 @@ def test_notebook_runs_in_the_smoke_profile_and_writes_its_record(name, paramete
         assert (any(path.glob("*.png")) if path.is_dir() else path.stat().st_size > 0), name
 
 
+def test_a_gan_run_resumed_from_its_checkpoint_ends_where_it_ended():
+    runs = [cli("gan", "--profile", "smoke", "--seed", "2", "-p", "methods", "dcgan", *more)
+            for more in ([], ["-p", "resume", "True"])]
+    assert all(done.returncode == 0 for done in runs), runs[-1].stderr[-3000:]
+    paths = [pathlib.Path(done.stdout.strip().splitlines()[-1]) for done in runs]
+    first, resumed = (json.loads(path.read_text()) for path in paths)
+    assert resumed["parameters"]["resume"] is True
+    assert resumed["metrics"]["fid_dcgan"] == first["metrics"]["fid_dcgan"]  # nothing left to train: same G
+    assert "dcgan: resumed at step 4" in paths[1].with_suffix(".ipynb").read_text()  # the executed notebook
+
+
+def test_run_parameters_are_parsed_as_papermill_does():
+    assert [run.parse_value(text) for text in ("3", "0.5", "True", "false", "mnist")] == [3, 0.5, True, False, "mnist"]
+
+
 def test_a_failed_run_exits_non_zero_and_names_its_executed_notebook():
     done = cli("dann", "--profile", "smoke", "-p", "source", "nosuchdomain")
     assert done.returncode != 0

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -153,7 +153,7 @@ def new_state(method: str, seed: int, size: int, width: int, z_dim: int, **trick
 def save_checkpoint(state: GANState, path: Path | str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"method": state.method, "step": state.step, "rng": state.rng.get_state(),
+    torch.save({"method": state.method, "recipe": asdict(state.recipe), "step": state.step, "rng": state.rng.get_state(),
                 "torch_rng": torch.get_rng_state(), "history": state.history,
                 **{name: getattr(state, name).state_dict()
                    for name in ("generator", "discriminator", "ema", "opt_g", "opt_d")}}, path)
@@ -165,6 +165,11 @@ def load_checkpoint(state: GANState, path: Path | str) -> GANState:
     saved = torch.load(path, weights_only=True)
     if saved["method"] != state.method:
         raise ValueError(f"{path} is a {saved['method']} checkpoint; this run trains {state.method}")
+    there = saved["recipe"]
+    changed = [f"{key} {there.get(key)!r} there, {value!r} here" for key, value in asdict(state.recipe).items()
+               if there.get(key) != value]
+    if changed:
+        raise ValueError(f"{path} was trained with another recipe: {', '.join(changed)}")
     for name in ("generator", "discriminator", "ema", "opt_g", "opt_d"):
         getattr(state, name).load_state_dict(saved[name])
     state.rng.set_state(saved["rng"])
