@@ -153,8 +153,8 @@ def new_state(method: str, seed: int, size: int, width: int, z_dim: int, **trick
 def save_checkpoint(state: GANState, path: Path | str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"method": state.method, "recipe": asdict(state.recipe), "step": state.step, "rng": state.rng.get_state(),
-                "torch_rng": torch.get_rng_state(), "history": state.history,
+    torch.save({"method": state.method, "recipe": asdict(state.recipe), "step": state.step,
+                "rng": state.rng.get_state(), "torch_rng": torch.get_rng_state(), "history": state.history,
                 **{name: getattr(state, name).state_dict()
                    for name in ("generator", "discriminator", "ema", "opt_g", "opt_d")}}, path)
     return path
