@@ -28,9 +28,9 @@ def test_notebook_runs_in_the_smoke_profile_and_writes_its_record(name, paramete
                 "dann": ("acc_source_only", "acc_dann", "acc_target_only")}[name]
     assert set(expected) <= set(record["metrics"])
     assert all(record["parameters"][key] == value for key, value in zip(parameters[1::3], parameters[2::3]))
-    for name, path in record["artifacts"].items():  # every artifact was written: a file, or a folder of PNGs
+    for artifact, path in record["artifacts"].items():  # every artifact was written: a file, or a folder of PNGs
         path = pathlib.Path(path)
-        assert (any(path.glob("*.png")) if path.is_dir() else path.stat().st_size > 0), name
+        assert (any(path.glob("*.png")) if path.is_dir() else path.stat().st_size > 0), artifact
 
 
 def test_a_gan_run_resumed_from_its_checkpoint_ends_where_it_ended():

@@ -78,11 +78,12 @@ def parse_tricks(text: str) -> dict[str, float | int]:
                              f"{list(TRICKS)} as name=value, separated by commas")
         kind, expected, valid = TRICKS[name]
         try:
-            tricks[name] = kind(value)
+            parsed = kind(value)
         except ValueError:
-            raise ValueError(f"tricks={text!r}: {name}={value!r} is not {expected}") from None
-        if not valid(tricks[name]):
+            parsed = None
+        if parsed is None or not valid(parsed):
             raise ValueError(f"tricks={text!r}: {name}={value!r} is not {expected}")
+        tricks[name] = parsed
     return tricks
 
 
