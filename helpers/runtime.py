@@ -21,16 +21,38 @@ PROFILES = MappingProxyType({
         "dann": {"steps": 30, "batch_size": 32, "n_eval": 256, "n_tsne": 60},
         "gan": {"size": 16, "width": 4, "z_dim": 16, "batch_size": 16, "n_fid": 64, "n_export": 100,
                 "steps": {"dcgan": 4, "wgangp": 2, "sagan": 4}},
+        "vae": {"size": 16, "width": 4, "latent_dim": 8, "batch_size": 16, "steps": 6, "warmup": 2, "flip": True,
+                "n_fid": 100},
+        "conditional": {"evaluator": {"steps": 20, "batch_size": 32, "n_test": 500},
+                        "acgan": {"width": 8, "z_dim": 16, "batch_size": 16, "steps": 4},
+                        "diffusion": {"width": 16, "T": 50, "batch_size": 16, "steps": 4, "lr": 2e-3, "ddim_steps": 5},
+                        "per_class": 2, "sweep_per_class": 1, "guidance": (0.0, 2.0), "sweep_steps": (2, 5)},
     },
     "cpu": {
         "dann": {"steps": 3000, "batch_size": 64, "n_eval": None, "n_tsne": 500},
         "gan": {"size": 32, "width": 32, "z_dim": 100, "batch_size": 64, "n_fid": 500, "n_export": 1000,
                 "steps": {"dcgan": 3000, "wgangp": 800, "sagan": 1500}},
+        "vae": {"size": 32, "width": 32, "latent_dim": 128, "batch_size": 64, "steps": 2500, "warmup": 250,
+                "flip": True, "n_fid": 1000},
+        "conditional": {"evaluator": {"steps": 2000, "batch_size": 64, "n_test": None},
+                        "acgan": {"width": 32, "z_dim": 100, "batch_size": 64, "steps": 3000},
+                        "diffusion": {"width": 32, "T": 200, "batch_size": 64, "steps": 3000, "lr": 2e-3,
+                                      "ddim_steps": 20},
+                        "per_class": 100, "sweep_per_class": 20, "guidance": (0.0, 0.5, 1.0, 2.0, 4.0),
+                        "sweep_steps": (5, 10, 20, 50)},
     },
     "gpu": {
         "dann": {"steps": 20000, "batch_size": 128, "n_eval": None, "n_tsne": 2000},
         "gan": {"size": 64, "width": 64, "z_dim": 128, "batch_size": 128, "n_fid": 1000, "n_export": 1000,
                 "steps": {"dcgan": 20000, "wgangp": 10000, "sagan": 20000}},
+        "vae": {"size": 64, "width": 64, "latent_dim": 512, "batch_size": 128, "steps": 30000, "warmup": 3000,
+                "flip": True, "n_fid": 1000},
+        "conditional": {"evaluator": {"steps": 5000, "batch_size": 128, "n_test": None},
+                        "acgan": {"width": 64, "z_dim": 100, "batch_size": 128, "steps": 10000},
+                        "diffusion": {"width": 96, "T": 400, "batch_size": 128, "steps": 20000, "lr": 1e-3,
+                                      "ddim_steps": 50},
+                        "per_class": 100, "sweep_per_class": 50, "guidance": (0.0, 0.5, 1.0, 2.0, 4.0),
+                        "sweep_steps": (10, 20, 50, 100)},
     },
 })
 
@@ -49,6 +71,15 @@ def settings(profile: str, problem: str) -> dict:
     if problem not in table:
         raise KeyError(f"profile {profile!r} has no settings for {problem!r}; it has {sorted(table)}")
     return dict(table[problem])
+
+
+def parse_choices(parameter: str, text: str, allowed: list[str]) -> list[str]:
+    """'a, b' -> ['a', 'b'] for a notebook parameter listing names, refusing unknown or repeated ones."""
+    chosen = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in allowed]
+    if not chosen or unknown or len(set(chosen)) < len(chosen):
+        raise ValueError(f"{parameter}={text!r}: expected a comma-separated list of distinct names from {allowed}")
+    return chosen
 
 
 def device() -> torch.device:

@@ -25,9 +25,9 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from helpers import runtime
+from helpers.methods.training import check_loss, ema_decay, update_ema
 from helpers.models import gan as models
-
-EXPLODED = 1e6  # a loss above this in magnitude stops the run as diverged
 
 
 @dataclass(frozen=True)
@@ -89,11 +89,7 @@ def parse_tricks(text: str) -> dict[str, float | int]:
 
 def parse_methods(text: str) -> list[str]:
     """'dcgan, sagan' -> ['dcgan', 'sagan'], refusing unknown or repeated names."""
-    chosen = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = [name for name in chosen if name not in RECIPES]
-    if not chosen or unknown or len(set(chosen)) < len(chosen):
-        raise ValueError(f"methods={text!r}: expected a comma-separated list of distinct names from {list(RECIPES)}")
-    return chosen
+    return runtime.parse_choices("methods", text, list(RECIPES))
 
 
 def discriminator_loss(recipe: Recipe, d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
@@ -225,16 +221,16 @@ def train(state: GANState, images, *, steps: int, batch_size: int, device: torch
                 penalty = gradient_penalty(d, real, fake, state.rng)
                 loss_d = loss_d + rule.gp_weight * penalty  # L_D = E[D(x̃)] − E[D(x)] + λ GP
                 stats |= {"wasserstein": -stats["loss_d"], "penalty": penalty.item(), "loss_d": loss_d.item()}
-            _check(loss_d, "discriminator", state.step)
+            check_loss(loss_d, f"{state.method} discriminator", state.step)
             state.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             state.opt_d.step()
         loss_g = generator_loss(rule, d(generated))
-        _check(loss_g, "generator", state.step)
+        check_loss(loss_g, f"{state.method} generator", state.step)
         state.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         state.opt_g.step()
-        _update_ema(state.ema, g, min(rule.ema_decay, (1 + state.step) / (10 + state.step)))  # warm-up
+        update_ema(state.ema, g, ema_decay(state.step, rule.ema_decay))
         state.step += 1
         bar.update()
         window.append({**stats, "loss_g": loss_g.item()})
@@ -249,18 +245,3 @@ def train(state: GANState, images, *, steps: int, batch_size: int, device: torch
     bar.close()
     return pd.DataFrame(state.history)
 
-
-def _check(loss: torch.Tensor, network: str, step: int) -> None:
-    value = loss.item()
-    if not abs(value) < EXPLODED:  # also catches NaN
-        raise FloatingPointError(f"the {network} loss is {value} at step {step}: the run diverged "
-                                 "(try another seed, a lower learning rate or another method)")
-
-
-@torch.no_grad()
-def _update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
-    for averaged, current in zip(ema.state_dict().values(), model.state_dict().values()):
-        if averaged.dtype.is_floating_point:
-            averaged.lerp_(current, 1 - decay)  # θ̄ ← decay θ̄ + (1 − decay) θ
-        else:
-            averaged.copy_(current)

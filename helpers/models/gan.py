@@ -3,8 +3,8 @@
 All three share one shape, after Radford et al. (DCGAN, 2016): the generator maps z (N×z_dim) through
 a 4×4 transposed convolution and then doubles the resolution with strided transposed convolutions up
 to ``size``×``size``; the discriminator mirrors it with strided convolutions down to 4×4 and one logit.
-``size`` (a power of two, at least 8) and the base ``width`` are arguments, so that the `cpu` profile can
-train a small network. What differs per method:
+``size`` (a power of two, at least 8, or 7·2^k such as the digits' 28, which start from 7×7) and the base
+``width`` are arguments, so that the `cpu` profile can train a small network. What differs per method:
 
 - ``dcgan``: batch norm in G and D, ReLU in G and LeakyReLU(0.2) in D, weights drawn from N(0, 0.02).
 - ``wgangp``: the same generator; the critic has no batch norm (the gradient penalty is per sample,
@@ -41,11 +41,12 @@ class SelfAttention(nn.Module):
 
 
 def _levels(size: int) -> int:
-    """How many doublings lead from 4×4 to size×size."""
-    levels = math.log2(size) - 2
-    if size < 8 or not levels.is_integer():
-        raise ValueError(f"image size {size} is not a power of two of at least 8")
-    return int(levels)
+    """How many doublings lead from the first feature map (4×4, or 7×7 for 28×28 digits) to size×size."""
+    for first in (4, 7):
+        levels = math.log2(size / first)
+        if size >= 2 * first and levels.is_integer():
+            return int(levels)
+    raise ValueError(f"image size {size} is neither a power of two of at least 8 nor 7·2^k (such as 28)")
 
 
 class Generator(nn.Module):
@@ -55,7 +56,8 @@ class Generator(nn.Module):
         wrap = spectral_norm if spectral else (lambda layer: layer)
         levels = _levels(size)
         channels = [width * 2 ** i for i in reversed(range(levels))]  # e.g. 64: 8w, 4w, 2w, w
-        layers = [wrap(nn.ConvTranspose2d(z_dim, channels[0], 4, 1, 0, bias=False)),  # 1×1 -> 4×4
+        first = size >> levels  # the first feature map's side: 4 (or 7)
+        layers = [wrap(nn.ConvTranspose2d(z_dim, channels[0], first, 1, 0, bias=False)),  # 1×1 -> 4×4
                   nn.BatchNorm2d(channels[0]), nn.ReLU()]
         for c_in, c_out in zip(channels, channels[1:]):
             layers += [wrap(nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False)), nn.BatchNorm2d(c_out), nn.ReLU()]
@@ -71,10 +73,10 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """One logit per image (no sigmoid: the losses take logits)."""
+    """One logit per image (no sigmoid: the losses take logits); ``outputs`` > 1 gives N×outputs logits."""
 
     def __init__(self, size: int = 64, width: int = 64, batch_norm: bool = True, spectral: bool = False,
-                 attention: bool = False):
+                 attention: bool = False, outputs: int = 1):
         super().__init__()
         wrap = spectral_norm if spectral else (lambda layer: layer)
         levels = _levels(size)
@@ -85,11 +87,13 @@ class Discriminator(nn.Module):
         for c_in, c_out in zip(channels, channels[1:]):
             layers += [wrap(nn.Conv2d(c_in, c_out, 4, 2, 1, bias=not batch_norm)),
                        *([nn.BatchNorm2d(c_out)] if batch_norm else []), nn.LeakyReLU(0.2)]
-        layers += [wrap(nn.Conv2d(channels[-1], 1, 4, 1, 0))]  # 4×4 -> 1×1
+        layers += [wrap(nn.Conv2d(channels[-1], outputs, size >> levels, 1, 0))]  # 4×4 (or 7×7) -> 1×1
         self.net = nn.Sequential(*layers)
+        self.outputs = outputs
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).flatten()
+        logits = self.net(x).flatten(1)
+        return logits[:, 0] if self.outputs == 1 else logits
 
 
 def init_weights(module: nn.Module) -> None:
