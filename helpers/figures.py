@@ -108,6 +108,70 @@ def image_grid(images: torch.Tensor, title: str = "", columns: int = 8) -> plt.F
     return fig
 
 
+def reverse_process(trace: dict[int, torch.Tensor], shown: int = 6, title: str = "") -> plt.Figure:
+    """x_t of one sample at ``shown`` timesteps evenly spaced from T (noise) to 0 (the image)."""
+    ts = sorted(trace, reverse=True)
+    picked = [ts[round(i * (len(ts) - 1) / (shown - 1))] for i in range(shown)]
+    fig, axes = plt.subplots(1, shown, figsize=(1.3 * shown, 1.7))
+    for ax, t in zip(axes, picked):
+        ax.imshow(((trace[t].clamp(-1, 1) + 1) / 2).permute(1, 2, 0).numpy())
+        ax.set_title(f"t = {t}", fontsize=9)
+        ax.axis("off")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def sampler_sweep(table: pd.DataFrame) -> plt.Figure:
+    """Accuracy against the guidance weight w, and accuracy and time (seconds per 1000 images) against the
+    number of sampling steps.
+
+    ``table`` has the columns varied ('w' or 'steps'), sampler, steps, w, accuracy, seconds per 1000.
+    """
+    fig, (by_w, by_steps) = plt.subplots(1, 2, figsize=(9, 3.2))
+    guidance = table[table["varied"] == "w"].sort_values("w")
+    by_w.plot(guidance["w"], guidance["accuracy"], "o-")
+    by_w.set(title=f"DDIM, {guidance['steps'].iloc[0]} steps" if len(guidance) else "", xlabel="guidance weight w",
+             ylabel="evaluator accuracy")
+    steps = table[table["varied"] == "steps"].sort_values("steps")
+    by_steps.plot(steps["steps"], steps["accuracy"], "o-", label="accuracy")
+    by_steps.set(title=f"w = {steps['w'].iloc[0]}" if len(steps) else "", xlabel="sampling steps (DDPM: all T)",
+                 ylabel="evaluator accuracy", xscale="log")
+    by_steps.set_xticks(steps["steps"].tolist(), [str(s) for s in steps["steps"]], minor=False)
+    by_steps.minorticks_off()
+    for _, row in steps.iterrows():
+        by_steps.annotate(f"{row['sampler']}: {row['seconds per 1000']:.0f} s / 1000", (row["steps"], row["accuracy"]),
+                          fontsize=7, textcoords="offset points", xytext=(0, 6), ha="center")
+    by_steps.margins(x=0.15, y=0.2)
+    fig.tight_layout()
+    return fig
+
+
+def conditional_curves(histories: dict[str, pd.DataFrame]) -> plt.Figure:
+    """ACGAN's losses and its auxiliary head's class accuracy; the diffusion model's loss; whichever are present."""
+    panels = [name for name in ("ACGAN", "diffusion") if name in histories]
+    fig, axes = plt.subplots(1, len(panels) + ("ACGAN" in panels), figsize=(4.2 * (len(panels) + 1), 3.2),
+                             squeeze=False)
+    axes = iter(axes[0])
+    if "ACGAN" in histories:
+        history = histories["ACGAN"]
+        losses, classes = next(axes), next(axes)
+        losses.plot(history["step"], history["loss_d"], label="D: L_S + L_C")
+        losses.plot(history["step"], history["loss_g"], label="G")
+        losses.set(title="ACGAN losses", xlabel="step")
+        classes.plot(history["step"], history["class_accuracy_real"], label="real images")
+        classes.plot(history["step"], history["class_accuracy_fake"], label="generated images")
+        classes.set(title="ACGAN: D's class head accuracy", xlabel="step", ylim=(0, 1.02))
+        for ax in (losses, classes):
+            ax.legend(fontsize=8)
+    if "diffusion" in histories:
+        history, ax = histories["diffusion"], next(axes)
+        ax.plot(history["step"], history["loss"])
+        ax.set(title="diffusion: ‖ε − ε_θ(x_t, t, c)‖²", xlabel="step", yscale="log")
+    fig.tight_layout()
+    return fig
+
+
 def gan_curves(histories: dict[str, pd.DataFrame], fid_label: str) -> plt.Figure:
     """Per method: D's and G's losses; then every method's FID (or FD) over training."""
     fig, axes = plt.subplots(1, len(histories) + 1, figsize=(4 * (len(histories) + 1), 3.2), squeeze=False)
@@ -124,4 +188,33 @@ def gan_curves(histories: dict[str, pd.DataFrame], fid_label: str) -> plt.Figure
     quality.set(title=f"{fid_label} over training", xlabel="step", ylabel="lower is better")
     quality.legend(fontsize=8)
     fig.tight_layout()
+    return fig
+
+
+def vae_curves(history: pd.DataFrame) -> plt.Figure:
+    """The VAE's mean per-image MSE and KL divergence over training (training batches, test set), with β."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    for ax, name, title in ((axes[0], "mse", "reconstruction: Σ (x̂ − x)² per image"),
+                            (axes[1], "kld", "KL(q(z|x) ‖ N(0, I)) per image")):
+        ax.plot(history["step"], history[name], label="training batches")
+        if f"{name}_test" in history:
+            points = history.dropna(subset=[f"{name}_test"])
+            ax.plot(points["step"], points[f"{name}_test"], "o-", label="test images")
+        ax.set(title=title, xlabel="step", yscale="log")
+        ax.legend(fontsize=8)
+    weight = axes[1].twinx()
+    weight.plot(history["step"], history["beta"], color="grey", ls=":")
+    weight.set_ylabel("β (dotted)", color="grey")
+    fig.tight_layout()
+    return fig
+
+
+def latent_tsne(latents: torch.Tensor, labels, seed: int, title: str) -> plt.Figure:
+    """2-D t-SNE of latent codes (N×d), the points coloured by ``labels`` (one per row)."""
+    points = pd.DataFrame(tsne(latents, seed), columns=["x", "y"])
+    points["label"] = pd.Categorical(np.asarray(labels))
+    fig, ax = plt.subplots(figsize=(4.8, 4.2))
+    sns.scatterplot(points, x="x", y="y", hue="label", palette="Set1", s=14, linewidth=0, alpha=0.8, ax=ax)
+    ax.set(title=title, xticks=[], yticks=[], xlabel="", ylabel="")
+    ax.legend(fontsize=8, markerscale=1.5, loc="best")
     return fig

@@ -1,4 +1,4 @@
-"""Evaluation: classification accuracy; for generated images FID, IS and exported PNG files.
+"""Evaluation: classification accuracy; for generated images FID, IS and PNG files (export, import).
 
 FID and IS come from torchmetrics. Their Inception network needs a local weights file (no download
 happens here); without one the Fréchet distance is computed on a named stand-in and labelled so.
@@ -11,6 +11,7 @@ import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -185,8 +186,10 @@ def nearest(queries: torch.Tensor, images, chunk: int = 4096) -> tuple[torch.Ten
     return best, index
 
 
-def export_images(images: torch.Tensor, folder: Path | str, prefix: str = "", overwrite: bool = False) -> Path:
-    """Write images in [-1, 1] as <folder>/<prefix>0000.png, ... (for graders that take a folder).
+def export_images(images: torch.Tensor, folder: Path | str, names: list[str] | None = None,
+                  overwrite: bool = False) -> Path:
+    """Write images in [-1, 1] as <folder>/<name>.png, the names 0000, 0001, ... unless ``names`` are given
+    (for graders that take a folder, e.g. 0_001 … 9_100 for digits).
 
     A folder that already holds PNG files is refused unless ``overwrite`` deletes them first; other
     files are left alone.
@@ -196,10 +199,26 @@ def export_images(images: torch.Tensor, folder: Path | str, prefix: str = "", ov
     if old and not overwrite:
         raise ValueError(f"{folder} already holds {len(old)} PNG files; expected an empty folder "
                          f"(pass overwrite=True to delete them first)")
+    names = [f"{index:04d}" for index in range(len(images))] if names is None else names
+    if len(names) != len(images) or len(set(names)) != len(names):
+        raise ValueError(f"expected {len(images)} distinct file names, one per image; got {len(names)} "
+                         f"({len(set(names))} distinct)")
     pixels = to_uint8(images).permute(0, 2, 3, 1).cpu().numpy()  # N×H×W×3, as PIL takes it
     for path in old:
         path.unlink()
     folder.mkdir(parents=True, exist_ok=True)
-    for index, image in enumerate(pixels):
-        Image.fromarray(image).save(folder / f"{prefix}{index:04d}.png")
+    for name, image in zip(names, pixels):
+        Image.fromarray(image).save(folder / f"{name}.png")
     return folder
+
+
+def import_images(folder: Path | str) -> torch.Tensor:
+    """The PNG files in ``folder`` (as ``export_images`` writes them), in name order, as N×3×H×W in [-1, 1]."""
+    paths = sorted(Path(folder).glob("*.png"))
+    if not paths:
+        raise FileNotFoundError(f"{folder} holds no PNG file; expected the images export_images writes")
+    pixels = [np.asarray(Image.open(path).convert("RGB")) for path in paths]  # H×W×3 each
+    sizes = {image.shape for image in pixels}
+    if len(sizes) > 1:
+        raise ValueError(f"{folder} holds images of the sizes {sorted(sizes)}; expected one size")
+    return torch.from_numpy(np.stack(pixels)).permute(0, 3, 1, 2).float() / 127.5 - 1  # [0, 255] -> [-1, 1]

@@ -157,10 +157,7 @@ def gan_table(records: list[dict]) -> pd.DataFrame:
     The FID column is named by the features it was computed on; records on different features are
     refused, since their numbers cannot be compared.
     """
-    kinds = {record["fid_features"] for record in records}
-    if len(kinds) != 1:
-        raise ValueError(f"the records measured FID on {sorted(kinds)}; a table compares one kind of features")
-    fid = metrics.fid_label(kinds.pop())
+    fid = fid_column(records)
     rows = {}
     for method, name in GAN_NAMES.items():
         runs = [record["metrics"] for record in records if f"fid_{method}" in record["metrics"]]
@@ -171,4 +168,91 @@ def gan_table(records: list[dict]) -> pd.DataFrame:
                           "training (s)": mean_std([m[f"seconds_train_{method}"] for m in runs])}
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "method"
+    return table
+
+
+def fid_column(records: list[dict]) -> str:
+    """The label of the records' Fréchet distances; records on different features are refused."""
+    kinds = {record["fid_features"] for record in records}
+    if len(kinds) != 1:
+        raise ValueError(f"the records measured FID on {sorted(kinds)}; a table compares one kind of features")
+    return metrics.fid_label(kinds.pop())
+
+
+def vae_table(records: list[dict]) -> pd.DataFrame:
+    """One row per β of the VAE records (test MSE and KLD per image, FID, IS, seconds), then the GANs they
+    were compared with; 'mean ± std (n)' over several seeds."""
+    fid = fid_column(records)
+
+    def row(runs: list[dict], key: str) -> dict[str, str]:
+        scores = [m[f"is_{key}"] for m in runs if f"is_{key}" in m]
+        return {fid: mean_std([m[f"fid_{key}"] for m in runs]),
+                "IS": mean_std(scores) if scores else "needs Inception weights"}
+
+    rows = {}
+    for beta in sorted({record["parameters"]["beta"] for record in records}):
+        runs = [record["metrics"] for record in records if record["parameters"]["beta"] == beta]
+        rows[f"VAE (β = {beta:g})"] = {**row(runs, "vae"), "MSE test": mean_std([m["mse_test"] for m in runs]),
+                                       "KLD test": mean_std([m["kld_test"] for m in runs]),
+                                       "training (s)": mean_std([m["seconds_train"] for m in runs])}
+    for method, name in GAN_NAMES.items():
+        runs = [record["metrics"] for record in records if f"fid_gan_{method}" in record["metrics"]]
+        if runs:
+            rows[f"{name} (problem 1)"] = row(runs, f"gan_{method}")
+    table = pd.DataFrame.from_dict(rows, orient="index").fillna("")
+    table.index.name = "model"
+    return table
+
+
+def exported_gan_images(seed: int, profile: str, data_root: str) -> tuple[dict[str, Path], str]:
+    """Per GAN method, the folder of images problem 1 exported with ``seed``, ``profile`` and ``data_root``.
+
+    Every GAN run writes runs/images/gan_<method>_seed<seed>/ anew, so a folder counts only when the newest
+    GAN record in the runs folder listing it had this profile and data root. The note says where the
+    images come from, or what is missing and the command that makes it.
+    """
+    newest = {}
+    for path in sorted(runtime.folder("runs").rglob("*.json"), key=lambda path: path.stat().st_mtime):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if isinstance(record, dict) and record.get("notebook") == "gan" and record.get("seed") == seed:
+            newest |= {method: (path, record) for method in GAN_NAMES
+                       if f"gan_{method}_images" in record.get("artifacts", {})}
+    found = {method: (path, Path(record["artifacts"][f"gan_{method}_images"])) for method, (path, record)
+             in newest.items() if record["profile"] == profile and record["parameters"].get("data_root") == data_root}
+    if not found:
+        faces = f"the faces of {data_root}" if data_root else "the built-in faces"
+        command = f"python -m helpers.run gan --profile {profile} --seed {seed}"
+        command += f" -p data_root {data_root}" if data_root else ""
+        return {}, (f"no GAN images of seed {seed} in the {profile} profile with {faces} under "
+                    f"{runtime.folder('runs')}; the comparison needs `{command}` first")
+    note = "; ".join(f"{GAN_NAMES[method]}: {folder} (from {path.name})" for method, (path, folder) in found.items())
+    return {method: folder for method, (_, folder) in found.items()}, note
+
+
+CONDITIONAL_ROWS = {"acgan": ("ACGAN", "acgan"), "ddim": ("diffusion, DDIM", "diffusion"),
+                    "ddpm": ("diffusion, DDPM", "diffusion")}  # graded images -> (row, what was trained)
+
+
+def conditional_table(records: list[dict]) -> pd.DataFrame:
+    """Generator × (evaluator accuracy, FD on the evaluator's features, training and sampling seconds).
+
+    One domain per table (its evaluator defines both scores); 'mean ± std (n)' over several seeds.
+    """
+    domains = {record["parameters"]["domain"] for record in records}
+    if len(domains) != 1:
+        raise ValueError(f"the records are of the domains {sorted(domains)}; a table compares one domain")
+    fd = metrics.fid_label(f"{domains.pop()} digit classifier")
+    rows = {}
+    for graded, (row, trained) in CONDITIONAL_ROWS.items():
+        runs = [record["metrics"] for record in records if f"acc_{graded}" in record["metrics"]]
+        if runs:
+            rows[row] = {"evaluator accuracy": mean_std([m[f"acc_{graded}"] for m in runs]),
+                         fd: mean_std([m[f"fd_{graded}"] for m in runs]),
+                         "training (s)": mean_std([m[f"seconds_train_{trained}"] for m in runs]),
+                         "sampling 1000 (s)": mean_std([m[f"seconds_sample_{graded}"] for m in runs])}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "generator"
     return table

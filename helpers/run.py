@@ -19,9 +19,11 @@ import papermill
 
 from helpers import report, runtime
 
-NOTEBOOKS = {"gan": "1_gan.ipynb", "dann": "3_dann.ipynb"}
+NOTEBOOKS = {"gan": "1_gan.ipynb", "conditional": "2_conditional.ipynb", "dann": "3_dann.ipynb",
+             "vae": "5_vae.ipynb"}
 DANN_PAIRS = (("mnist", "mnistm"), ("synnum", "mnist"), ("mnistm", "optdigits"))
-TABLES = {"gan": report.gan_table, "dann": report.dann_table}  # a notebook's records -> its collected table
+TABLES = {"gan": report.gan_table, "dann": report.dann_table,  # a notebook's records -> its collected table
+          "vae": report.vae_table, "conditional": report.conditional_table}
 
 
 class RunFailed(RuntimeError):
@@ -63,7 +65,8 @@ def execute(name: str, profile: str = "", seed: int = 0, **parameters) -> Path:
 
 def default_runs() -> list[tuple[str, dict]]:
     """The matrix: every notebook with its default parameters, DANN once per domain pair."""
-    return [("gan", {})] + [("dann", {"source": source, "target": target}) for source, target in DANN_PAIRS]
+    return ([("gan", {}), ("conditional", {}), ("vae", {})]
+            + [("dann", {"source": source, "target": target}) for source, target in DANN_PAIRS])
 
 
 def matrix(profile: str, seeds: list[int]) -> int:

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers.data.faces import load_faces
+from helpers.data.faces import load_faces, load_nonfaces
 
 # split: {file name: (PIL mode, side)}, written out of name order; the two odd ones are grey and RGBA
 FILES = {
@@ -100,6 +100,27 @@ def test_built_in_origin_says_what_the_faces_are(fresh_cache):
     for words in ("lfw_subset", "80 of its 100", "25×25", "upscaled to 32×32", "stand-in"):
         assert words in faces.origin
     assert faces.summary() == f"faces train: 80 images (3, 32, 32); from {faces.origin}"
+
+
+def test_built_in_non_faces_are_the_other_100_crops_in_the_same_format(fresh_cache):
+    nonfaces = load_nonfaces(size=16)
+    faces = torch.cat([load_faces(split, size=16).images for split in ("train", "test")])
+    assert nonfaces.images.shape == (100, 3, 16, 16) and nonfaces.images.dtype == torch.uint8
+    assert nonfaces.attributes["image_name"].tolist() == [f"lfw_{i:03d}" for i in range(100, 200)]
+    assert not {image.numpy().tobytes() for image in nonfaces.images} & {image.numpy().tobytes() for image in faces}
+    assert nonfaces.split == "non-face" and "not faces" in nonfaces.origin
+    assert (fresh_cache / "nonfaces_lfw_16.pt").is_file()
+
+
+def test_an_attribute_the_faces_lack_is_an_error_naming_their_table(root, fresh_cache):
+    csv = write_csv(root, "image_name,Smiling,Black_Hair\nb.png,0,1\nc.png,1,1\n")
+    assert load_faces("train", str(root)).attribute("Black_Hair").tolist() == [1, 1]
+    with pytest.raises(KeyError, match=re.escape(f"({csv}) has the columns ['image_name', 'Smiling', 'Black_Hair']")):
+        load_faces("train", str(root)).attribute("Blond_Hair")
+    with pytest.raises(KeyError, match=re.escape(f"{root / 'face' / 'test.csv'} is absent")):
+        load_faces("test", str(root)).attribute("Black_Hair")
+    with pytest.raises(KeyError, match="lfw_subset has no attributes"):
+        load_faces("test", size=16).attribute("image_name")
 
 
 def test_unknown_split():

@@ -109,9 +109,10 @@ def test_export_images_writes_readable_pngs_and_refuses_a_folder_with_others(tmp
     folder = tmp_path / "dcgan"
     folder.mkdir()
     (folder / "notes.txt").write_text("kept")  # not a PNG: no reason to refuse
-    assert metrics.export_images(images, folder, prefix="fake_") == folder
+    names = [f"{digit}_{index:03d}" for digit in range(5) for index in (1,)]  # as problem 2 names them
+    assert metrics.export_images(images, folder, names) == folder
     files = sorted(folder.glob("*.png"))
-    assert [f.name for f in files] == [f"fake_{i:04d}.png" for i in range(5)]
+    assert [f.name for f in files] == ["0_001.png", "1_001.png", "2_001.png", "3_001.png", "4_001.png"]
     for file, pixels in zip(files, metrics.to_uint8(images)):
         with Image.open(file) as image:
             assert (image.mode, image.size) == ("RGB", (12, 16))
@@ -119,6 +120,8 @@ def test_export_images_writes_readable_pngs_and_refuses_a_folder_with_others(tmp
     with pytest.raises(ValueError, match="dcgan.*5 PNG"):
         metrics.export_images(images[:2], folder)
     assert len(list(folder.glob("*.png"))) == 5
+    with pytest.raises(ValueError, match="2 distinct file names"):
+        metrics.export_images(images[:2], folder, ["a", "a"], overwrite=True)
     metrics.export_images(images[:2], folder, overwrite=True)
     assert sorted(f.name for f in folder.iterdir()) == ["0000.png", "0001.png", "notes.txt"]
 

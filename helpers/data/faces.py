@@ -15,7 +15,11 @@ Where the faces come from:
   with its 40 attributes (0/1).
 - otherwise the built-in faces: scikit-image's ``lfw_subset``, 100 grey face crops of 25×25 from Labeled
   Faces in the Wild, split 80 train / 20 test once and for all, upscaled to S×S. A tiny stand-in for the
-  course's faces, enough to watch a model learn.
+  course's faces, enough to watch a model learn. ``load_nonfaces`` gives lfw_subset's other 100 crops
+  (not faces) in the same format, so that the VAE's latents can be told apart by face vs non-face.
+
+``FaceSet.attribute(name)`` is one attribute column (e.g. ``Black_Hair``); asking for a column the
+faces lack is a KeyError that names where their table came from and the columns it has.
 
 Course data that is missing or malformed is an error that names the path, the value and what was
 expected, and never falls back to the built-in faces: FileNotFoundError for a root that is not a folder,
@@ -54,6 +58,7 @@ class FaceSet(Dataset):
     attributes: pd.DataFrame  # one row per image, indexed 0..N-1: image_name, then any attribute columns
     split: str
     origin: str
+    table: str = "no attribute table"  # where the attribute columns come from (a CSV file, CelebA)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -68,6 +73,13 @@ class FaceSet(Dataset):
     def summary(self) -> str:
         return f"faces {self.split}: {len(self)} images {tuple(self.images.shape[1:])}; from {self.origin}"
 
+    def attribute(self, name: str) -> pd.Series:
+        """The attribute column ``name`` (e.g. ``Black_Hair``), one number per image."""
+        if name == "image_name" or name not in self.attributes.columns:
+            raise KeyError(f"the {self.split} faces have no attribute {name!r}: their table ({self.table}) has the "
+                           f"columns {list(self.attributes.columns)}; expected one of its attribute columns")
+        return self.attributes[name]
+
 
 def load_faces(split: str = "train", data_root: str = "", size: int = 64, download: bool = False) -> FaceSet:
     """The ``split`` ('train' or 'test') of the faces at ``size``×``size``; see the module's docstring."""
@@ -76,17 +88,31 @@ def load_faces(split: str = "train", data_root: str = "", size: int = 64, downlo
     if data_root:
         images, attributes = _read_course(Path(data_root), split, size)
         origin = f"course data under {Path(data_root) / 'face' / split}"
+        csv = Path(data_root) / "face" / f"{split}.csv"
+        table = str(csv) if csv.is_file() else f"none: {csv} is absent"
     elif download:
         images, attributes = _celeba(split, size)
         origin = (f"torchvision's CelebA download ({CELEBA_CROP}×218 aligned colour photos, centre-cropped "
                   f"to {CELEBA_CROP}×{CELEBA_CROP} and resized to {size}×{size})")
+        table = "CelebA's 40 attributes"
     else:
         arrays = cache.cached_arrays(f"faces_lfw_{split}_{size}", lambda: _lfw(split, size))
         images = arrays["images"].numpy()
         attributes = pd.DataFrame({"image_name": [f"lfw_{i:03d}" for i in arrays["index"].tolist()]})
         origin = (f"scikit-image's lfw_subset: {len(images)} of its {LFW_FACES} grey 25×25 face crops, "
                   f"upscaled to {size}×{size}; a tiny stand-in for the course's 64×64 colour faces")
-    return FaceSet(torch.from_numpy(images), attributes, split, origin)
+        table = "none: lfw_subset has no attributes"
+    return FaceSet(torch.from_numpy(images), attributes, split, origin, table)
+
+
+def load_nonfaces(size: int = 64) -> FaceSet:
+    """The 100 crops of lfw_subset that are not faces, in the format of the built-in faces (split 'non-face')."""
+    arrays = cache.cached_arrays(f"nonfaces_lfw_{size}", lambda: _lfw_nonfaces(size))
+    names = [f"lfw_{i:03d}" for i in arrays["index"].tolist()]
+    origin = (f"scikit-image's lfw_subset: its {len(names)} grey 25×25 crops that are not faces, "
+              f"upscaled to {size}×{size}")
+    return FaceSet(arrays["images"], pd.DataFrame({"image_name": names}), "non-face", origin,
+                   "none: lfw_subset has no attributes")
 
 
 def _read_course(root: Path, split: str, size: int) -> tuple[np.ndarray, pd.DataFrame]:
@@ -135,15 +161,25 @@ def _read_attributes(csv: Path) -> pd.DataFrame:
 
 def _lfw(split: str, size: int) -> dict[str, np.ndarray]:
     """The built-in faces of ``split``: uint8 N×3×size×size and their index among lfw_subset's faces."""
-    from skimage.data import lfw_subset
-
-    faces = lfw_subset()[:LFW_FACES]  # float in [0, 1], 25×25 grey
     order = np.random.default_rng(LFW_SEED).permutation(LFW_FACES)  # the same split on every machine
     index = np.sort(order[:LFW_TRAIN] if split == "train" else order[LFW_TRAIN:])
-    grey = [Image.fromarray(np.round(faces[i] * 255).astype(np.uint8)).resize((size, size), Image.Resampling.BILINEAR)
-            for i in index]
-    images = np.stack([np.repeat(np.asarray(image)[None], 3, axis=0) for image in grey])  # grey -> 3 equal channels
-    return {"images": images, "index": index}
+    return {"images": _lfw_crops(index, size), "index": index}
+
+
+def _lfw_nonfaces(size: int) -> dict[str, np.ndarray]:
+    """lfw_subset's crops that are not faces: uint8 N×3×size×size and their index in lfw_subset."""
+    index = np.arange(LFW_FACES, 2 * LFW_FACES)
+    return {"images": _lfw_crops(index, size), "index": index}
+
+
+def _lfw_crops(index: np.ndarray, size: int) -> np.ndarray:
+    """lfw_subset's crops at ``index`` (float in [0, 1], 25×25 grey) as uint8 N×3×size×size."""
+    from skimage.data import lfw_subset
+
+    crops = lfw_subset()[index]
+    grey = [Image.fromarray(np.round(crop * 255).astype(np.uint8)).resize((size, size), Image.Resampling.BILINEAR)
+            for crop in crops]
+    return np.stack([np.repeat(np.asarray(image)[None], 3, axis=0) for image in grey])  # grey -> 3 equal channels
 
 
 def _celeba(split: str, size: int) -> tuple[np.ndarray, pd.DataFrame]:
@@ -159,3 +195,28 @@ def _celeba(split: str, size: int) -> tuple[np.ndarray, pd.DataFrame]:
     attributes = pd.DataFrame(dataset.attr.numpy(), columns=dataset.attr_names[:dataset.attr.shape[1]])
     attributes.insert(0, "image_name", dataset.filename)
     return images, attributes
+
+
+@dataclass(eq=False)
+class LabelledFaces(Dataset):
+    """Faces with a binary attribute as class labels 0/1 (e.g. ``Smiling``), for a conditional GAN."""
+
+    faces: FaceSet
+    labels: torch.Tensor
+    attribute: str
+
+    def __len__(self) -> int:
+        return len(self.faces)
+
+    def batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.faces.batch(index), self.labels[index]
+
+
+def with_binary_attribute(faces: FaceSet, name: str) -> LabelledFaces:
+    """``faces`` labelled by their attribute ``name``, whose values must be 0/1 or −1/1 (as CelebA's list)."""
+    values = faces.attribute(name)
+    found = sorted(set(values.tolist()))
+    if found not in ([0, 1], [-1, 1]):
+        raise ValueError(f"the attribute {name!r} of the {faces.split} faces ({faces.table}) takes the values "
+                         f"{found[:10]}; expected the two values 0 and 1 (or -1 and 1)")
+    return LabelledFaces(faces, torch.tensor((values > 0).to_numpy(), dtype=torch.long), name)

@@ -1,0 +1,149 @@
+"""The VAE (helpers/models/vae.py, helpers/methods/vae.py): the KL term, the reparameterization, the
+loss, the loop, and how the notebook finds problem 1's images to compare with."""
+import json
+import math
+import os
+
+import pytest
+import torch
+
+from helpers import metrics, report, runtime
+from helpers.methods import vae
+from helpers.models.vae import VAE, kl_divergence, reparameterize
+
+
+class Images:
+    """A tiny dataset with the ``batch``/``len`` interface of FaceSet."""
+
+    def __init__(self, n=24, size=8, seed=0):
+        self.images = torch.rand(n, 3, size, size, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+    def __len__(self):
+        return len(self.images)
+
+    def batch(self, index):
+        return self.images[index]
+
+
+def test_kl_closed_form_matches_a_monte_carlo_estimate():
+    g = torch.Generator().manual_seed(0)
+    mu, log_var = torch.randn(3, 4, generator=g), torch.randn(3, 4, generator=g)
+    z = reparameterize(mu.expand(200_000, 3, 4), log_var.expand(200_000, 3, 4), g)  # z ~ q(z|x)
+    q = torch.distributions.Normal(mu, (0.5 * log_var).exp())
+    log_ratio = (q.log_prob(z) - torch.distributions.Normal(0.0, 1.0).log_prob(z)).sum(-1)  # log q(z) − log p(z)
+    estimate, error = log_ratio.mean(0), log_ratio.std(0) / math.sqrt(len(z))
+    assert torch.all((kl_divergence(mu, log_var) - estimate).abs() < 4 * error)
+    assert torch.allclose(kl_divergence(torch.zeros(2, 5), torch.zeros(2, 5)), torch.zeros(2))  # q = p
+
+
+def test_reparameterization_passes_the_analytic_gradients_to_mu_and_log_var():
+    mu = torch.tensor([[0.5, -1.0, 2.0]], requires_grad=True)
+    log_var = torch.tensor([[0.0, 1.0, -2.0]], requires_grad=True)
+    z = reparameterize(mu, log_var, torch.Generator().manual_seed(3))
+    eps = torch.randn(1, 3, generator=torch.Generator().manual_seed(3))
+    assert torch.allclose(z, mu + (0.5 * log_var).exp() * eps)
+    z.sum().backward()
+    assert torch.equal(mu.grad, torch.ones_like(mu))  # ∂z/∂μ = 1
+    assert torch.allclose(log_var.grad, 0.5 * (0.5 * log_var).exp() * eps)  # ∂z/∂log σ² = ½ σ ε
+
+
+@pytest.mark.parametrize("size", [8, 16, 32])
+def test_the_vae_maps_images_to_codes_and_back(size):
+    model = VAE(size, width=4, latent_dim=6)
+    x = torch.rand(5, 3, size, size) * 2 - 1
+    x_hat, mu, log_var = model(x)
+    assert x_hat.shape == x.shape and x_hat.abs().max() <= 1
+    assert mu.shape == log_var.shape == (5, 6)
+    assert vae.sample(model, 7, seed=1).shape == (7, 3, size, size)
+    with pytest.raises(ValueError, match="power of two"):
+        VAE(24)
+
+
+def test_the_loss_sums_the_squared_error_per_image_and_averages_over_the_batch():
+    x = torch.zeros(2, 3, 4, 4)
+    x_hat = torch.stack([torch.full((3, 4, 4), 0.5), torch.full((3, 4, 4), -1.0)])
+    assert vae.reconstruction_error(x_hat, x).tolist() == [48 * 0.25, 48 * 1.0]
+    mu, log_var = torch.tensor([[1.0, 0.0], [0.0, 0.0]]), torch.zeros(2, 2)  # KL per image: ½ and 0
+    total, parts = vae.loss(x_hat, x, mu, log_var, beta=0.1)
+    assert parts["mse"] == pytest.approx(30.0) and parts["kld"] == pytest.approx(0.25)
+    assert total.item() == pytest.approx(30.0 + 0.1 * 0.25)
+    assert [vae.warmup_beta(0.5, step, 4) for step in (0, 2, 4, 8)] == [0.0, 0.25, 0.5, 0.5]
+    assert vae.warmup_beta(0.5, 0, 0) == 0.5
+
+
+def test_training_is_seeded_logs_its_history_and_lowers_the_test_error():
+    images, test = Images(n=16, size=8), Images(n=4, size=8, seed=1)
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = VAE(8, width=4, latent_dim=4)
+        before = vae.evaluate(model, test)["mse"]
+        runs.append(vae.train(model, images, steps=40, batch_size=8, beta=0.1, warmup=10, flip=True, seed=0,
+                              log_every=5, test=test, evaluate_every=20))
+    history = runs[0]
+    assert history.equals(runs[1])
+    assert list(history["step"]) == list(range(5, 41, 5))
+    assert {"beta", "mse", "kld", "loss"} <= set(history) and history["beta"].iloc[0] == pytest.approx(0.05)
+    assert history["mse_test"].notna().tolist() == [False, False, False, True] * 2
+    assert history["mse_test"].iloc[-1] < before
+    assert model.training  # train() leaves it ready to go on
+
+
+def test_a_nan_loss_stops_training_and_names_the_step():
+    model = VAE(8, width=4, latent_dim=4)
+    with torch.no_grad():
+        model.decoder.project.bias.fill_(float("nan"))
+    with pytest.raises(FloatingPointError, match="at step 1"):
+        vae.train(model, Images(n=8, size=8), steps=3, batch_size=4, beta=1.0)
+
+
+def test_interpolation_runs_from_one_code_to_the_other():
+    model = VAE(8, width=4, latent_dim=4)
+    x = torch.rand(2, 3, 8, 8) * 2 - 1
+    path = vae.interpolate(model, x[0], x[1], steps=5)
+    assert path.shape == (5, 3, 8, 8)
+    assert torch.allclose(path[[0, -1]], vae.reconstruct(model, x), atol=1e-6)
+    assert torch.equal(vae.encode(model, Images(n=3, size=8)), model.encoder(Images(n=3, size=8).images)[0])
+
+
+def test_every_profile_draws_vae_images_of_the_gan_size():
+    for profile in runtime.PROFILES:
+        assert runtime.settings(profile, "vae")["size"] == runtime.settings(profile, "gan")["size"]
+
+
+def write_gan_record(runs, name, profile, data_root="", seed=0):
+    folder = metrics.export_images(torch.full((3, 3, 8, 8), -1.0), runs / "images" / "gan_dcgan_seed0", overwrite=True)
+    record = {"notebook": "gan", "profile": profile, "seed": seed, "parameters": {"data_root": data_root},
+              "metrics": {}, "artifacts": {"gan_dcgan_images": str(folder)}}
+    (runs / f"{name}.json").write_text(json.dumps(record))
+    return folder
+
+
+def test_the_gan_images_count_only_from_the_newest_gan_run_of_the_same_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBOOK_RUNS", str(tmp_path))
+    found, note = report.exported_gan_images(0, "cpu", "")
+    assert found == {} and "python -m helpers.run gan --profile cpu --seed 0" in note
+    folder = write_gan_record(tmp_path, "gan-cpu-seed0", "cpu")
+    assert report.exported_gan_images(0, "cpu", "")[0] == {"dcgan": folder}
+    assert report.exported_gan_images(1, "cpu", "")[0] == {}
+    images = metrics.import_images(folder)
+    assert images.shape == (3, 3, 8, 8) and torch.equal(images, torch.full((3, 3, 8, 8), -1.0))
+    later = write_gan_record(tmp_path, "gan-smoke-seed0", "smoke")  # the same folder, written anew
+    later_time = (tmp_path / "gan-cpu-seed0.json").stat().st_mtime + 1
+    os.utime(tmp_path / "gan-smoke-seed0.json", (later_time, later_time))
+    found, note = report.exported_gan_images(0, "cpu", "")
+    assert found == {} and "--profile cpu" in note
+    assert report.exported_gan_images(0, "smoke", "")[0] == {"dcgan": later}
+    assert report.exported_gan_images(0, "smoke", "/data")[0] == {}
+
+
+def test_the_vae_table_compares_the_vae_with_the_gans_on_one_kind_of_features():
+    record = {"fid_features": metrics.RandomConvFeatures.name, "parameters": {"beta": 0.5},
+              "metrics": {"fid_vae": 2.0, "fid_gan_dcgan": 1.0, "mse_test": 90.0, "kld_test": 30.0,
+                          "seconds_train": 100.0}}
+    table = report.vae_table([record])
+    assert list(table.index) == ["VAE (β = 0.5)", "DCGAN (problem 1)"]
+    assert table.loc["DCGAN (problem 1)", "FD (random ConvNet (seed 0) features)"] == "1.0000"
+    assert table.loc["VAE (β = 0.5)", "MSE test"] == "90.0000"
+    with pytest.raises(ValueError, match="one kind of features"):
+        report.vae_table([record, {**record, "fid_features": metrics.INCEPTION}])
