@@ -9,8 +9,9 @@ them with its test accuracy, so a different dataset never reuses another's evalu
 from __future__ import annotations
 
 import hashlib
-import time
 import json
+import os
+import time
 from dataclasses import dataclass
 
 import pandas as pd
@@ -47,9 +48,9 @@ def digit_evaluator(domain: str, data_root: str = "", *, steps: int, batch_size:
                 "batch_size": batch_size, "n_test": len(test), "seed": seed}
     key = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
     path = runtime.folder("cache") / f"evaluator_{domain}_{key}.pt"
-    classifier = DigitClassifier()
     if path.exists():
         saved = torch.load(path, weights_only=True)
+        classifier = DigitClassifier()
         classifier.load_state_dict(saved["weights"])
         return Evaluator(classifier.eval(), {**saved["info"], "path": str(path)})
     torch.manual_seed(seed)
@@ -57,7 +58,9 @@ def digit_evaluator(domain: str, data_root: str = "", *, steps: int, batch_size:
     uda.train(classifier, train, steps=steps, batch_size=batch_size, seed=seed, device=device,
               desc=f"evaluator ({domain})")
     info = {**settings, "acc_test": metrics.accuracy(classifier, test, device)}
-    torch.save({"weights": classifier.cpu().state_dict(), "info": info}, path)
+    partial = path.with_suffix(".tmp")  # written then renamed: a stopped run never leaves half a file
+    torch.save({"weights": classifier.cpu().state_dict(), "info": info}, partial)
+    os.replace(partial, path)
     return Evaluator(classifier.eval(), {**info, "path": str(path)})
 
 

@@ -52,7 +52,7 @@ class Schedule:
 
 
 class NoisePredictor(torch.nn.Module):
-    """ε_θ(x_t, t, c) = √(1−ᾱ_t) x_t + F(x_t, t, c): the U-Net F learns what the noisy image itself does not say.
+    """ε_θ(x_t, t, c) = √(1−ᾱ_t) x_t + F(x_t, t, c): the U-Net F learns what x_t itself does not say.
 
     Near t = T, x_t is almost all noise and ε ≈ x_t; the skip term gives that for free, where a small
     net learning to copy its input loses part of it and its samples keep residual noise (measured here:
@@ -148,11 +148,12 @@ def sample(model: NoisePredictor, schedule: Schedule, labels: torch.Tensor, *, w
         for i, tau in enumerate(taus):
             if trace is not None and start == 0:
                 trace[tau + 1] = x[0].cpu()  # x_t, t counted 1 … T as in the paper
-            a_t, a_prev = a[tau], (a[taus[i + 1]] if i + 1 < len(taus) else torch.tensor(1.0, dtype=a.dtype))
+            a_t, a_prev = a[tau], (a[taus[i + 1]] if i + 1 < len(taus) else a.new_tensor(1.0))
             eps = guided_eps(model, x, torch.full_like(c, tau), c, w)
-            x0 = ((x - (1 - a_t).sqrt() * eps) / a_t.sqrt()).clamp(-1, 1)  # x̂_0 = (x_t − √(1−ᾱ_t) ε̂) / √ᾱ_t
+            x0 = ((x - (1 - a_t).sqrt() * eps) / a_t.sqrt()).clamp(-1, 1)  # x̂_0 = (x − √(1−ᾱ) ε̂)/√ᾱ
             eps = (x - a_t.sqrt() * x0) / (1 - a_t).sqrt()  # ε̂ consistent with the clipped x̂_0
-            sigma = eta * ((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)).sqrt()  # σ = η √((1−ᾱ')/(1−ᾱ)) √(1−ᾱ/ᾱ')
+            # σ = η √((1−ᾱ')(1−ᾱ/ᾱ')/(1−ᾱ)), ᾱ' the next timestep's
+            sigma = eta * ((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)).sqrt()
             noise = torch.randn(x.shape, generator=rng).to(device) if eta else 0
             x = a_prev.sqrt() * x0 + (1 - a_prev - sigma ** 2).sqrt() * eps + sigma * noise
             # x_{t'} = √ᾱ' x̂_0 + √(1−ᾱ'−σ²) ε̂ + σ z

@@ -83,7 +83,8 @@ def train(model: DANN, labelled: DigitSet, *, steps: int, batch_size: int, seed:
         window.append({"class_loss": class_loss.item(),
                        "train_accuracy": (logits.argmax(1) == y).float().mean().item(), **stats})
         if (step + 1) % every == 0 or step + 1 == steps:
-            rows.append({"step": step + 1, "lr": learning_rate(p), "lambda": grl_weight(p) if target is not None else 0.0,
+            lambda_p = grl_weight(p) if target is not None else 0.0
+            rows.append({"step": step + 1, "lr": learning_rate(p), "lambda": lambda_p,
                          **pd.DataFrame(window).mean().to_dict()})
             window = []
     return pd.DataFrame(rows)
