@@ -74,14 +74,7 @@ def train(generator: models.ConditionalGenerator, discriminator: models.Auxiliar
     return pd.DataFrame(rows)
 
 
-@torch.no_grad()
 def sample(generator: models.ConditionalGenerator, labels: torch.Tensor, seed: int,
            device: torch.device | str = "cpu", batch_size: int = 500) -> torch.Tensor:
     """Images (on the CPU) of the classes ``labels``, z drawn with ``seed`` (the same z on any device)."""
-    z = torch.randn(len(labels), generator.z_dim, generator=torch.Generator().manual_seed(seed))
-    was_training = generator.training
-    generator.to(device).eval()
-    images = torch.cat([generator(zs.to(device), cs.to(device)).cpu()
-                        for zs, cs in zip(z.split(batch_size), labels.split(batch_size))])
-    generator.train(was_training)
-    return images
+    return gan.sample(generator, len(labels), seed, device, batch_size, labels=labels)

@@ -176,13 +176,19 @@ def load_checkpoint(state: GANState, path: Path | str) -> GANState:
 
 
 def sample(generator: torch.nn.Module, n: int, seed: int, device: torch.device | str = "cpu",
-           batch_size: int = 500) -> torch.Tensor:
-    """``n`` images (on the CPU) from z drawn with ``seed``: the same seed gives the same z on any device."""
+           batch_size: int = 500, labels: torch.Tensor | None = None) -> torch.Tensor:
+    """``n`` images (on the CPU) from z drawn with ``seed``: the same seed gives the same z on any device.
+
+    With ``labels`` (n classes) the generator is conditional and called as G(z, c).
+    """
     z = torch.randn(n, generator.z_dim, generator=torch.Generator().manual_seed(seed))
+    chunks = z.split(batch_size)
+    classes = labels.split(batch_size) if labels is not None else [None] * len(chunks)
     was_training = generator.training
     generator.to(device).eval()
     with torch.no_grad():
-        images = torch.cat([generator(chunk.to(device)).cpu() for chunk in z.split(batch_size)])
+        images = torch.cat([(generator(zs.to(device)) if cs is None else generator(zs.to(device), cs.to(device))).cpu()
+                            for zs, cs in zip(chunks, classes)])
     generator.train(was_training)
     return images
 
