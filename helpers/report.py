@@ -212,12 +212,9 @@ def exported_gan_images(seed: int, profile: str, data_root: str) -> tuple[dict[s
     images come from, or what is missing and the command that makes it.
     """
     newest = {}
-    for path in sorted(runtime.folder("runs").rglob("*.json"), key=lambda path: path.stat().st_mtime):
-        try:
-            record = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        if isinstance(record, dict) and record.get("notebook") == "gan" and record.get("seed") == seed:
+    paths = sorted(runtime.folder("runs").rglob("*.json"), key=lambda path: path.stat().st_mtime)
+    for path, record in zip(paths, load_records(paths)):  # a file that is not a record is an error naming it
+        if record["notebook"] == "gan" and record.get("seed") == seed:
             newest |= {method: (path, record) for method in GAN_NAMES
                        if f"gan_{method}_images" in record.get("artifacts", {})}
     found = {method: (path, Path(record["artifacts"][f"gan_{method}_images"])) for method, (path, record)

@@ -135,6 +135,9 @@ def test_the_gan_images_count_only_from_the_newest_gan_run_of_the_same_settings(
     assert found == {} and "--profile cpu" in note
     assert report.exported_gan_images(0, "smoke", "")[0] == {"dcgan": later}
     assert report.exported_gan_images(0, "smoke", "/data")[0] == {}
+    (tmp_path / "broken.json").write_text("{")  # a record cut short is an error, not a run skipped
+    with pytest.raises(ValueError, match="broken.json is not a readable run record"):
+        report.exported_gan_images(0, "smoke", "")
 
 
 def test_the_vae_table_compares_the_vae_with_the_gans_on_one_kind_of_features():
