@@ -71,6 +71,23 @@ def test_the_loss_sums_the_squared_error_per_image_and_averages_over_the_batch()
     assert vae.warmup_beta(0.5, 0, 0) == 0.5
 
 
+def test_random_shift_moves_each_image_by_its_own_offset_and_repeats_the_edges():
+    x = torch.zeros(200, 1, 7, 7)
+    x[:, :, 3, 3] = 1.0  # one bright pixel in the middle
+    x[:, :, :, 0] = -1.0  # a dark left edge
+    moved = vae.random_shift(x, 2, torch.Generator().manual_seed(0))
+    assert torch.equal(moved, vae.random_shift(x, 2, torch.Generator().manual_seed(0)))
+    where = torch.stack([torch.nonzero(image[0] == 1.0)[0] for image in moved]) - 3  # (dy, dx) of each image
+    assert set(where.flatten().tolist()) == {-2, -1, 0, 1, 2}  # every offset, none beyond ±shift
+    right = where[:, 1] > 0
+    assert torch.all(moved[right, 0, :, 0] == -1) and torch.all(moved[right][:, 0, :, 1] == -1)  # edge repeated
+    assert torch.all(moved[right][:, 0, :, -1] == 0)
+    assert torch.equal(vae.random_shift(x, 0, torch.Generator()), x)
+    for bad in (-1, 7):
+        with pytest.raises(ValueError, match="expected 0 ≤ shift"):
+            vae.random_shift(x, bad, torch.Generator())
+
+
 def test_training_is_seeded_logs_its_history_and_lowers_the_test_error():
     images, test = Images(n=16, size=8), Images(n=4, size=8, seed=1)
     runs = []
@@ -78,8 +95,8 @@ def test_training_is_seeded_logs_its_history_and_lowers_the_test_error():
         torch.manual_seed(0)
         model = VAE(8, width=4, latent_dim=4)
         before = vae.evaluate(model, test)["mse"]
-        runs.append(vae.train(model, images, steps=40, batch_size=8, beta=0.1, warmup=10, flip=True, seed=0,
-                              log_every=5, test=test, evaluate_every=20))
+        runs.append(vae.train(model, images, steps=40, batch_size=8, beta=0.1, warmup=10, flip=True, shift=1,
+                              lr=2e-3, seed=0, log_every=5, test=test, evaluate_every=20))
     history = runs[0]
     assert history.equals(runs[1])
     assert list(history["step"]) == list(range(5, 41, 5))
@@ -87,6 +104,19 @@ def test_training_is_seeded_logs_its_history_and_lowers_the_test_error():
     assert history["mse_test"].notna().tolist() == [False, False, False, True] * 2
     assert history["mse_test"].iloc[-1] < before
     assert model.training  # train() leaves it ready to go on
+    torch.manual_seed(0)
+    unshifted = vae.train(VAE(8, width=4, latent_dim=4), images, steps=40, batch_size=8, beta=0.1, warmup=10,
+                          flip=True, lr=2e-3, seed=0, log_every=5)
+    assert not unshifted["mse"].equals(history["mse"])  # the shifts reach the batches
+
+
+def test_the_learning_rate_reaches_adam():
+    model = VAE(8, width=4, latent_dim=4)
+    before = [p.clone() for p in model.parameters()]
+    vae.train(model, Images(n=8, size=8), steps=2, batch_size=4, beta=1.0, lr=0.0)
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), before))  # lr 0: no step moves θ
+    vae.train(model, Images(n=8, size=8), steps=2, batch_size=4, beta=1.0, lr=1e-3)
+    assert not all(torch.equal(p, q) for p, q in zip(model.parameters(), before))
 
 
 def test_a_nan_loss_stops_training_and_names_the_step():

@@ -4,7 +4,8 @@ The loss per image is the reconstruction error summed over the image's 3·S·S v
 assignment reports MSE; 4 times the sum on the [0, 1] scale) plus β times the KL divergence of q(z|x)
 from N(0, I); a batch's loss is the mean over its images. β can be raised linearly from 0 over the first
 ``warmup`` steps (KL warm-up, Bowman et al., 2016), so that the decoder learns to use z before the KL
-term pulls q(z|x) towards the prior. Adam, lr 1e-3.
+term pulls q(z|x) towards the prior. Adam, lr 1e-3 unless told. Against overfitting a few training faces
+(the built-in set has 80) each batch can be mirrored and translated by a few pixels (``shift``).
 
 The functions that use a model (``evaluate``, ``encode``, ``reconstruct``, ``sample``, ``interpolate``)
 put it in eval mode, so that batch norm uses its running statistics; ``train`` puts it back.
@@ -34,6 +35,22 @@ def loss(x_hat: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, log_var: torch.
     return total, {"mse": mse.item(), "kld": kld.item(), "loss": total.item()}
 
 
+def random_shift(x: torch.Tensor, shift: int, generator: torch.Generator) -> torch.Tensor:
+    """Each image of x moved by its own integer offset (dy, dx), each drawn from −shift … shift with
+    ``generator``; the edge rows and columns are repeated into the uncovered border.
+
+    Per-image offsets from a given generator: torchvision's RandomAffine/RandomCrop draw from the global
+    RNG, one offset per call, so a batch would need a loop and the run would not be seeded by ``seed``.
+    """
+    if shift < 0 or shift >= min(x.shape[-2:]):
+        raise ValueError(f"shift {shift} for images of {tuple(x.shape[-2:])}; expected 0 ≤ shift < the image size")
+    n, _, height, width = x.shape
+    d = torch.randint(-shift, shift + 1, (n, 2), generator=generator)
+    rows = (torch.arange(height) - d[:, :1]).clamp(0, height - 1)  # x'[i, j] = x[clamp(i − dy), clamp(j − dx)]
+    cols = (torch.arange(width) - d[:, 1:]).clamp(0, width - 1)
+    return x[torch.arange(n)[:, None, None], :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+
+
 def warmup_beta(beta: float, step: int, warmup: int) -> float:
     """β_t = β · min(1, t / warmup): the KL weight at ``step`` (β all along when ``warmup`` is 0)."""
     return beta * min(1.0, step / warmup) if warmup else beta
@@ -52,23 +69,26 @@ def evaluate(model: VAE, images, device: torch.device | str = "cpu", batch_size:
 
 
 def train(model: VAE, images, *, steps: int, batch_size: int, beta: float, warmup: int = 0, flip: bool = False,
-          seed: int = 0, device: torch.device | str = "cpu", log_every: int = 10, test=None,
-          evaluate_every: int = 0) -> pd.DataFrame:
+          shift: int = 0, lr: float = LR, seed: int = 0, device: torch.device | str = "cpu", log_every: int = 10,
+          test=None, evaluate_every: int = 0) -> pd.DataFrame:
     """Train ``model`` on ``images`` (a dataset with ``batch(index)`` and ``len``) for ``steps`` Adam steps.
 
-    Batches, flips (``flip``: each image mirrored left to right with probability ½) and ε come from a
-    generator seeded with ``seed``. Every ``log_every`` steps a row (step, β, mean mse, kld, loss) joins the
+    Batches, flips (``flip``: each image mirrored left to right with probability ½), translations
+    (``shift``: up to that many pixels each way, see ``random_shift``) and ε come from a generator seeded
+    with ``seed``. Adam with learning rate ``lr``. Every ``log_every`` steps a row (step, β, mean mse, kld, loss) joins the
     history; every ``evaluate_every`` steps, and at the end, the row also gets ``mse_test`` and ``kld_test``
     on ``test``. Raises FloatingPointError, naming the step, when the loss is NaN or explodes.
     """
     rng = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=LR)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     model.to(device).train()
     history, window = [], []
     for step in tqdm(range(1, steps + 1), desc="VAE"):
         x = images.batch(torch.randint(len(images), (batch_size,), generator=rng))
         if flip:  # x ← x mirrored left to right, with probability ½ per image
             x = torch.where(torch.rand(batch_size, 1, 1, 1, generator=rng) < 0.5, x.flip(-1), x)
+        if shift:
+            x = random_shift(x, shift, rng)
         x = x.to(device)
         x_hat, mu, log_var = model(x, rng)
         beta_t = warmup_beta(beta, step, warmup)
