@@ -38,7 +38,7 @@ PROFILES = MappingProxyType({
                         "acgan": {"width": 32, "z_dim": 100, "batch_size": 64, "steps": 4000},
                         "diffusion": {"width": 16, "T": 200, "batch_size": 64, "steps": 6000, "lr": 2e-3,
                                       "ddim_steps": 20},
-                        "per_class": 100, "sweep_per_class": 20, "guidance": (0.0, 0.5, 1.0, 2.0, 4.0),
+                        "per_class": 100, "sweep_per_class": 20, "guidance": (0.0, 1.0, 2.0, 4.0, 6.0),
                         "sweep_steps": (5, 10, 20, 50)},
     },
     "gpu": {
@@ -51,7 +51,7 @@ PROFILES = MappingProxyType({
                         "acgan": {"width": 64, "z_dim": 100, "batch_size": 128, "steps": 10000},
                         "diffusion": {"width": 64, "T": 400, "batch_size": 128, "steps": 20000, "lr": 1e-3,
                                       "ddim_steps": 50},
-                        "per_class": 100, "sweep_per_class": 50, "guidance": (0.0, 0.5, 1.0, 2.0, 4.0),
+                        "per_class": 100, "sweep_per_class": 50, "guidance": (0.0, 1.0, 2.0, 4.0, 6.0),
                         "sweep_steps": (10, 20, 50, 100)},
     },
 })

@@ -180,3 +180,13 @@ def test_the_vae_table_compares_the_vae_with_the_gans_on_one_kind_of_features():
     assert table.loc["VAE (β = 0.5)", "MSE test"] == "90.0000"
     with pytest.raises(ValueError, match="one kind of features"):
         report.vae_table([record, {**record, "fid_features": metrics.INCEPTION}])
+
+
+def test_the_pca_reference_reconstructs_the_span_of_the_training_faces_and_names_bad_sizes():
+    train = Images(n=6, size=8)
+    inside = train.batch(torch.arange(3))  # training faces lie in the span of their components
+    assert torch.allclose(vae.pca_reconstruct(train, inside, 5), inside, atol=1e-4)
+    outside = torch.rand(2, 3, 8, 8) * 2 - 1
+    assert not torch.allclose(vae.pca_reconstruct(train, outside, 5), outside, atol=1e-2)
+    with pytest.raises(ValueError, match="components=6: expected 1 to 5 for 6 training images"):
+        vae.pca_reconstruct(train, inside, 6)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import pandas as pd
 import torch
+from sklearn.decomposition import PCA
 from tqdm.auto import tqdm
 
 from helpers.methods.training import check_loss
@@ -120,6 +121,20 @@ def reconstruct(model: VAE, x: torch.Tensor, device: torch.device | str = "cpu")
     """The decoder's image of μ(x) (the mean of q(z|x), no sampling), on the CPU."""
     model.eval()
     return model.decoder(model.encoder(x.to(device))[0]).cpu()
+
+
+def pca_reconstruct(train, x: torch.Tensor, components: int) -> torch.Tensor:
+    """x projected on the first ``components`` principal components of the ``train`` images and back.
+
+    A linear reference for the VAE's reconstructions: how much of a new face a basis fitted on the
+    training faces can say at all (with N training faces at most N − 1 components).
+    """
+    flat = train.batch(torch.arange(len(train))).flatten(1).numpy()
+    if not 1 <= components < len(flat):
+        raise ValueError(f"components={components}: expected 1 to {len(flat) - 1} for {len(flat)} training images")
+    pca = PCA(components).fit(flat)
+    projected = pca.inverse_transform(pca.transform(x.flatten(1).numpy()))  # x̂ = μ + W Wᵀ (x − μ)
+    return torch.from_numpy(projected).float().view_as(x)
 
 
 @torch.no_grad()
