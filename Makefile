@@ -25,6 +25,7 @@ benchmark: setup  ## the quality bars: prints accuracy and time
 	$(BIN)/python benchmarks/dann.py
 	$(BIN)/python benchmarks/gan.py
 	$(BIN)/python benchmarks/conditional.py
+	$(BIN)/python benchmarks/evaluator_robustness.py
 
 lab: setup
 	$(BIN)/jupyter lab notebooks
