@@ -78,3 +78,15 @@ def test_a_diverging_run_stops_and_names_the_step():
         model.classifier[-1].bias.fill_(float("nan"))
     with pytest.raises(FloatingPointError, match="step 0 of 5"):
         uda.train(model, tiny_set(), steps=5, batch_size=16, seed=0)
+
+
+def test_augment_sees_every_labelled_batch_with_the_runs_generator():
+    seen = []
+
+    def blank(x, generator):  # records what it is given; noise instead of the images
+        seen.append((x.shape, generator.initial_seed()))
+        return torch.randn(x.shape, generator=generator)
+
+    torch.manual_seed(0)
+    history = uda.train(DANN(), tiny_set(), steps=4, batch_size=16, seed=3, log_points=4, augment=blank)
+    assert seen == [((16, 3, 28, 28), 3)] * 4 and len(history) == 4

@@ -40,9 +40,12 @@ def shuffled_batches(n: int, batch_size: int, generator: torch.Generator) -> Ite
 
 
 def train(model: DANN, labelled: DigitSet, *, steps: int, batch_size: int, seed: int,
-          unlabelled: DigitSet | None = None, device: torch.device | str = "cpu",
+          unlabelled: DigitSet | None = None, augment=None, device: torch.device | str = "cpu",
           desc: str = "train", log_points: int = 100) -> pd.DataFrame:
     """Train ``model`` for ``steps`` SGD steps; DANN when ``unlabelled`` (target images) is given.
+
+    ``augment``, when given, is called as ``augment(x, generator)`` on each labelled batch (the run's
+    seeded generator, so that the augmentation is reproducible) and returns the images to train on.
 
     Returns the training curves, one row per logging interval (means over the interval).
     Raises FloatingPointError, naming the step, if the loss stops being finite.
@@ -58,7 +61,10 @@ def train(model: DANN, labelled: DigitSet, *, steps: int, batch_size: int, seed:
         p = step / steps
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(p)
-        x, y = (t.to(device) for t in labelled.batch(next(source)))
+        x, y = labelled.batch(next(source))
+        if augment is not None:
+            x = augment(x, generator)
+        x, y = x.to(device), y.to(device)
         if target is None:
             logits = model(x)
             class_loss = F.cross_entropy(logits, y)  # L_y
