@@ -6,19 +6,7 @@ from torch import nn
 
 from helpers.methods import gan
 from helpers.models.gan import METHODS, SelfAttention, build
-
-
-class Images:
-    """A tiny dataset with the ``batch``/``len`` interface of FaceSet."""
-
-    def __init__(self, n=24, size=16, seed=0):
-        self.images = torch.rand(n, 3, size, size, generator=torch.Generator().manual_seed(seed)) * 2 - 1
-
-    def __len__(self):
-        return len(self.images)
-
-    def batch(self, index):
-        return self.images[index]
+from fakes import Images
 
 
 @pytest.mark.parametrize("method", METHODS)

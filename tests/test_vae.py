@@ -10,19 +10,7 @@ import torch
 from helpers import metrics, report, runtime
 from helpers.methods import vae
 from helpers.models.vae import VAE, kl_divergence, reparameterize
-
-
-class Images:
-    """A tiny dataset with the ``batch``/``len`` interface of FaceSet."""
-
-    def __init__(self, n=24, size=8, seed=0):
-        self.images = torch.rand(n, 3, size, size, generator=torch.Generator().manual_seed(seed)) * 2 - 1
-
-    def __len__(self):
-        return len(self.images)
-
-    def batch(self, index):
-        return self.images[index]
+from fakes import Images
 
 
 def test_kl_closed_form_matches_a_monte_carlo_estimate():
