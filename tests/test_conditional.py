@@ -256,8 +256,18 @@ def test_the_evaluator_is_cached_with_what_it_was_trained_on(tmp_path, monkeypat
     assert again.info == first.info
     for a, b in zip(again.classifier.state_dict().values(), first.classifier.state_dict().values()):
         assert torch.equal(a, b)
-    with pytest.raises(RuntimeError, match="trained again"):  # other settings: another evaluator
-        evaluator.digit_evaluator("mnistm", str(tmp_path), steps=4, batch_size=8)
+    for other in ({"steps": 4}, {"robust": False}):  # other settings: another evaluator
+        with pytest.raises(RuntimeError, match="trained again"):
+            evaluator.digit_evaluator("mnistm", str(tmp_path), **{"steps": 3, "batch_size": 8, **other})
+
+
+def test_the_evaluator_trains_on_blurred_and_noised_halves_of_its_batches():
+    x = digits(8).batch(torch.arange(8))[0]
+    altered = evaluator.blur_and_noise(x, torch.Generator().manual_seed(0))
+    assert altered.shape == x.shape and altered.abs().max() <= 1
+    assert torch.equal(altered[4:], x[4:]) and not torch.allclose(altered[:4], x[:4], atol=0.05)
+    assert torch.equal(altered, evaluator.blur_and_noise(x, torch.Generator().manual_seed(0)))  # the seed fixes it
+    assert altered[:4].std() < x[:4].std()  # the random pixels are smoothed
 
 
 def record(domain="mnistm", **metrics):
