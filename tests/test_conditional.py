@@ -134,12 +134,32 @@ def test_a_diverging_diffusion_run_stops_and_names_the_step():
         diffusion.train(model, ema, digits(), schedule, steps=3, batch_size=8, lr=1e-3, seed=0)
 
 
-def test_the_noise_predictor_adds_the_skip_to_the_unet():
+@pytest.mark.parametrize("objective", ["eps", "v"])
+def test_the_noise_predictor_adds_the_skip_to_the_unet(objective):
     schedule = diffusion.Schedule(50)
-    model = diffusion.new_model(8, schedule, 0)[0]
+    model = diffusion.new_model(8, schedule, 0, objective)[0]
     x, t, c = torch.randn(2, 3, 28, 28), torch.tensor([0, 49]), torch.tensor([1, 10])
-    skip = (1 - schedule.alpha_bars[t]).sqrt().float()[:, None, None, None]
-    assert torch.allclose(model(x, t, c), skip * x + model.unet(x, t, c), atol=1e-6)  # √(1−ᾱ_t) x_t + F
+    a = schedule.alpha_bars[t].float()[:, None, None, None]
+    scale = a.sqrt() if objective == "v" else 1.0
+    assert torch.allclose(model(x, t, c), (1 - a).sqrt() * x + scale * model.unet(x, t, c), atol=1e-6)
+    # √(1−ᾱ_t) x_t + F, or + √ᾱ_t F when F predicts v
+
+
+def test_a_unet_that_predicts_v_exactly_gives_back_the_noise_at_zero_loss(monkeypatch):
+    schedule = diffusion.Schedule(50)
+    model = diffusion.new_model(8, schedule, 0, "v")[0]
+    x0, eps, t, c = torch.rand(4, 3, 28, 28) * 2 - 1, torch.randn(4, 3, 28, 28), torch.tensor([0, 10, 30, 49]), \
+        torch.arange(4)
+    a = schedule.alpha_bars[t].float()[:, None, None, None]
+    v = a.sqrt() * eps - (1 - a).sqrt() * x0
+    monkeypatch.setattr(model.unet, "forward", lambda x, t, c: v)
+    assert model.loss(x0, t, eps, c, schedule).item() == pytest.approx(0.0, abs=1e-10)
+    assert torch.allclose(model(schedule.noised(x0, t, eps), t, c), eps, atol=1e-4)
+
+
+def test_an_unknown_objective_is_refused():
+    with pytest.raises(ValueError, match=r"objective='x0'.*\('eps', 'v'\)"):
+        diffusion.new_model(8, diffusion.Schedule(50), 0, "x0")
 
 
 def test_the_unet_keeps_the_image_shape_and_uses_the_class():
@@ -179,6 +199,17 @@ def test_acgan_trains_on_digits_and_logs_its_class_head():
     history = acgan.train(g, d, ema, digits(), steps=4, batch_size=8, seed=0)
     assert {"loss_d", "loss_g", "class_accuracy_real", "class_accuracy_fake"} <= set(history.columns)
     assert history["step"].iloc[-1] == 4
+
+
+def test_acgan_class_weight_scales_the_generators_class_loss():
+    runs = {}
+    for weight in (0.0, 1.0, 3.0):
+        g, d, ema = acgan.new_networks(10, 28, 8, 16, seed=0)
+        history = acgan.train(g, d, ema, digits(), steps=1, batch_size=8, seed=0, class_weight=weight)
+        runs[weight] = history["loss_g"].iloc[0]
+    # −log D(G(z, c)) + λ_C L_C is linear in λ_C, all else equal at the first step
+    assert runs[3.0] - runs[1.0] == pytest.approx(2 * (runs[1.0] - runs[0.0]), rel=1e-4)
+    assert runs[1.0] > runs[0.0]
 
 
 def faces_with(values) -> FaceSet:

@@ -1,7 +1,8 @@
 """Training ACGAN (Odena et al., 2017): a GAN whose discriminator also classifies.
 
 With L_S the real/fake loss and L_C the class loss (cross-entropy on the auxiliary head's logits),
-D minimises L_S + L_C and G its non-saturating L_S plus L_C of its images for the class asked.
+D minimises L_S + L_C and G its non-saturating L_S plus λ_C times L_C of its images for the class
+asked (the paper: λ_C = 1).
 DCGAN's recipe: Adam 2e-4, betas (0.5, 0.999). The generator's weights are averaged (EMA); samples
 use the average.
 
@@ -35,8 +36,10 @@ def new_networks(n_classes: int, size: int, width: int, z_dim: int, seed: int):
 
 def train(generator: models.ConditionalGenerator, discriminator: models.AuxiliaryDiscriminator,
           ema: models.ConditionalGenerator, data, *, steps: int, batch_size: int, seed: int,
-          device: torch.device | str = "cpu", log_points: int = 100) -> pd.DataFrame:
+          class_weight: float = 1.0, device: torch.device | str = "cpu", log_points: int = 100) -> pd.DataFrame:
     """Train on ``data`` (a dataset whose ``batch(index)`` gives images and class labels).
+
+    ``class_weight`` is λ_C, how much G is pushed to draw the class asked for against looking real.
 
     Returns one row per logging interval: the losses, and how often D's auxiliary head names the
     class of real and of generated images. FloatingPointError, naming the step, when a loss diverges.
@@ -60,7 +63,8 @@ def train(generator: models.ConditionalGenerator, discriminator: models.Auxiliar
         (loss_s + loss_c).backward()
         opt_d.step()
         s_fake, k_fake = discriminator(fake)
-        loss_g = gan.generator_loss(RECIPE, s_fake) + F.cross_entropy(k_fake, c_fake)  # −log D(G(z, c)) + L_C
+        loss_g = gan.generator_loss(RECIPE, s_fake) + class_weight * F.cross_entropy(k_fake, c_fake)
+        # −log D(G(z, c)) + λ_C L_C
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()

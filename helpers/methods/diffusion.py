@@ -3,7 +3,7 @@
 - Forward process (Ho et al., 2020): x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε with linear betas. β goes from
   0.1/T to 20/T, which is DDPM's 1e-4 … 0.02 at T = 1000 and keeps ᾱ_T near 0 for a smaller T
   (the scaling of Nichol & Dhariwal, 2021).
-- Training: ε-prediction, L = ‖ε − ε_θ(x_t, t, c)‖², the class c replaced by ∅ with probability
+- Training: ε-prediction, L = ‖ε − ε_θ(x_t, t, c)‖², or v-prediction (see NoisePredictor); the class c replaced by ∅ with probability
   p_uncond = 0.1, so that one network is both conditional and unconditional (Ho & Salimans, 2021).
 - Guidance: ε̂ = (1+w) ε_θ(x_t, t, c) − w ε_θ(x_t, t, ∅); w = 0 is the plain conditional model.
 - Sampling: one loop, DDIM's update (Song et al., 2021) with η. η = 0 over S of the T steps is
@@ -52,27 +52,53 @@ class Schedule:
 
 
 class NoisePredictor(torch.nn.Module):
-    """ε_θ(x_t, t, c) = √(1−ᾱ_t) x_t + F(x_t, t, c): the U-Net F learns what x_t itself does not say.
+    """ε_θ(x_t, t, c), from a U-Net F trained for one of two targets (``objective``):
 
-    Near t = T, x_t is almost all noise and ε ≈ x_t; the skip term gives that for free, where a small
-    net learning to copy its input loses part of it and its samples keep residual noise (measured here:
-    ε predicted with 10 % too little variance at t = T after 500 steps). A skip of this kind is the
-    c_skip of Karras et al. (2022).
+    - "eps": ε_θ = √(1−ᾱ_t) x_t + F(x_t, t, c), trained with ‖ε − ε_θ‖². Near t = T, x_t is almost all
+      noise and ε ≈ x_t; the skip term gives that for free, where a small net learning to copy its
+      input loses part of it and its samples keep residual noise (measured here: ε predicted with 10 %
+      too little variance at t = T after 500 steps). A skip of this kind is the c_skip of Karras et al. (2022).
+    - "v": F predicts v = √ᾱ_t ε − √(1−ᾱ_t) x_0 (Salimans & Ho, 2022), trained with ‖v − F‖², and
+      ε_θ = √(1−ᾱ_t) x_t + √ᾱ_t F. The same network as "eps" with F scaled by √ᾱ_t, but the loss no
+      longer shrinks by ᾱ_t at the noisy timesteps, where the digit's class and shape are decided.
+
+    Either way the model returns ε̂, so guidance and the samplers are the same for both.
     """
 
-    def __init__(self, unet: ConditionalUNet, schedule: Schedule):
+    OBJECTIVES = ("eps", "v")
+
+    def __init__(self, unet: ConditionalUNet, schedule: Schedule, objective: str = "eps"):
         super().__init__()
-        self.unet, self.null_class = unet, unet.null_class
-        self.register_buffer("skip", (1 - schedule.alpha_bars).sqrt().float())
+        if objective not in self.OBJECTIVES:
+            raise ValueError(f"objective={objective!r}: expected one of {self.OBJECTIVES}")
+        self.unet, self.null_class, self.objective = unet, unet.null_class, objective
+        a = schedule.alpha_bars.float()
+        self.register_buffer("sqrt_a", a.sqrt())
+        self.register_buffer("sqrt_1ma", (1 - a).sqrt())
+
+    def _coefficient(self, name: str, t: torch.Tensor) -> torch.Tensor:
+        return getattr(self, name)[t][:, None, None, None]
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        return self.skip[t][:, None, None, None] * x + self.unet(x, t, c)
+        f = self.unet(x, t, c)
+        if self.objective == "v":
+            f = self._coefficient("sqrt_a", t) * f
+        return self._coefficient("sqrt_1ma", t) * x + f  # ε_θ = √(1−ᾱ) x_t + F, or + √ᾱ F for "v"
+
+    def loss(self, x0: torch.Tensor, t: torch.Tensor, eps: torch.Tensor, c: torch.Tensor,
+             schedule: Schedule) -> torch.Tensor:
+        x_t = schedule.noised(x0, t, eps)
+        if self.objective == "eps":
+            return F.mse_loss(self(x_t, t, c), eps)  # ‖ε − ε_θ(x_t, t, c)‖²
+        v = self._coefficient("sqrt_a", t) * eps - self._coefficient("sqrt_1ma", t) * x0  # v = √ᾱ ε − √(1−ᾱ) x_0
+        return F.mse_loss(self.unet(x_t, t, c), v)  # ‖v − v_θ(x_t, t, c)‖²
 
 
-def new_model(width: int, schedule: Schedule, seed: int) -> tuple[NoisePredictor, NoisePredictor]:
+def new_model(width: int, schedule: Schedule, seed: int, objective: str = "eps"
+              ) -> tuple[NoisePredictor, NoisePredictor]:
     """ε_θ with its U-Net initialised from ``seed``, and its EMA copy."""
     torch.manual_seed(seed)
-    model = NoisePredictor(ConditionalUNet(width=width), schedule)
+    model = NoisePredictor(ConditionalUNet(width=width), schedule, objective)
     return model, copy.deepcopy(model).eval().requires_grad_(False)
 
 
@@ -97,7 +123,7 @@ def train(model: NoisePredictor, ema: NoisePredictor, images: DigitSet, schedule
         drop = torch.rand(len(c), generator=rng) < p_uncond
         c = torch.where(drop, model.null_class, c)  # c ← ∅ with probability p_uncond
         x0, t, eps, c = (v.to(device) for v in (x0, t, eps, c))
-        loss = F.mse_loss(model(schedule.noised(x0, t, eps), t, c), eps)  # ‖ε − ε_θ(x_t, t, c)‖²
+        loss = model.loss(x0, t, eps, c, schedule)
         window.append(check_loss(loss, "diffusion", step))
         lr_now = scheduler.get_last_lr()[0]
         optimizer.zero_grad(set_to_none=True)
