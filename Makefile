@@ -26,6 +26,7 @@ benchmark: setup  ## the quality bars: prints accuracy and time
 	$(BIN)/python benchmarks/gan.py
 	$(BIN)/python benchmarks/conditional.py
 	$(BIN)/python benchmarks/evaluator_robustness.py
+	$(BIN)/python benchmarks/diffusion_objective.py
 
 lab: setup
 	$(BIN)/jupyter lab notebooks

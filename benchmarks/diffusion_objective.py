@@ -1,9 +1,10 @@
 """Problem 2's diffusion model trained for ε or for v: the same U-Net, data, seed and samplers.
 
-    python benchmarks/diffusion_objective.py [--profile cpu] [--per-class 20]
+    python benchmarks/diffusion_objective.py [--profile cpu] [--steps N] [--per-class 20]
 
 Trains the profile's diffusion model on built-in MNIST-M twice, with objective "eps" (‖ε − ε_θ‖²) and
-"v" (‖v − v_θ‖², see helpers.methods.diffusion.NoisePredictor), and prints for each its training
+"v" (‖v − v_θ‖², see helpers.methods.diffusion.NoisePredictor), for ``--steps`` (default: the
+profile's), and prints for each its training
 seconds and the profile evaluator's accuracy on DDIM samples (the profile's step count, ``--per-class``
 images per digit) at each guidance weight of the profile's sweep.
 """
@@ -18,11 +19,12 @@ from helpers.methods import diffusion
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--profile", default="cpu")
+parser.add_argument("--steps", type=int, default=0, help="training steps; 0: the profile's")
 parser.add_argument("--per-class", type=int, default=20)
 args = parser.parse_args()
 
 sizes = runtime.settings(args.profile, "conditional")
-d = sizes["diffusion"]
+d = {**sizes["diffusion"], **({"steps": args.steps} if args.steps else {})}
 judge = evaluator.digit_evaluator("mnistm", seed=0, **sizes["evaluator"])
 print(judge.summary())
 train, labels, schedule = load_digits("mnistm", "train"), evaluator.digit_labels(args.per_class), diffusion.Schedule(d["T"])
