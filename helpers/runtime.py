@@ -33,7 +33,7 @@ PROFILES = MappingProxyType({
         "dann": {"steps": 3000, "batch_size": 64, "n_eval": None, "n_tsne": 500},
         "gan": {"size": 32, "width": 32, "z_dim": 100, "batch_size": 64, "n_fid": 500, "n_export": 1000,
                 "steps": {"dcgan": 3000, "wgangp": 800, "sagan": 1500}},
-        "vae": {"size": 32, "width": 16, "latent_dim": 128, "batch_size": 64, "steps": 2000, "warmup": 50,
+        "vae": {"size": 32, "width": 16, "latent_dim": 128, "batch_size": 64, "steps": 6000, "warmup": 50,
                 "flip": True, "shift": 3, "lr": 2e-3, "n_fid": 1000},
         "conditional": {"evaluator": {"steps": 6000, "batch_size": 64, "n_test": None},
                         "acgan": {"width": 64, "z_dim": 100, "batch_size": 64, "steps": 6000, "class_weight": 3.0},
