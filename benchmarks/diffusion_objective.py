@@ -3,10 +3,9 @@
     python benchmarks/diffusion_objective.py [--profile cpu] [--steps N] [--per-class 20]
 
 Trains the profile's diffusion model on built-in MNIST-M twice, with objective "eps" (‖ε − ε_θ‖²) and
-"v" (‖v − v_θ‖², see helpers.methods.diffusion.NoisePredictor), for ``--steps`` (default: the
-profile's), and prints for each its training
-seconds and the profile evaluator's accuracy on DDIM samples (the profile's step count, ``--per-class``
-images per digit) at each guidance weight of the profile's sweep.
+"v" (‖v − v_θ‖², see helpers.methods.diffusion.NoisePredictor), for ``--steps`` (default: the profile's),
+and prints for each its training seconds and the profile evaluator's accuracy on DDIM samples (the
+profile's step count, ``--per-class`` images per digit) at each guidance weight of the profile's sweep.
 """
 import argparse
 import time

@@ -3,8 +3,9 @@
 - Forward process (Ho et al., 2020): x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε with linear betas. β goes from
   0.1/T to 20/T, which is DDPM's 1e-4 … 0.02 at T = 1000 and keeps ᾱ_T near 0 for a smaller T
   (the scaling of Nichol & Dhariwal, 2021).
-- Training: ε-prediction, L = ‖ε − ε_θ(x_t, t, c)‖², or v-prediction (see NoisePredictor); the class c replaced by ∅ with probability
-  p_uncond = 0.1, so that one network is both conditional and unconditional (Ho & Salimans, 2021).
+- Training: ε-prediction, L = ‖ε − ε_θ(x_t, t, c)‖², or v-prediction (see NoisePredictor); the class c
+  replaced by ∅ with probability p_uncond = 0.1, so that one network is both conditional and
+  unconditional (Ho & Salimans, 2021).
 - Guidance: ε̂ = (1+w) ε_θ(x_t, t, c) − w ε_θ(x_t, t, ∅); w = 0 is the plain conditional model.
 - Sampling: one loop, DDIM's update (Song et al., 2021) with η. η = 0 over S of the T steps is
   deterministic DDIM; η = 1 over all T steps is DDPM's ancestral sampling (with σ_t² = β̃_t, the
