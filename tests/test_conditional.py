@@ -187,6 +187,19 @@ def test_acgan_discriminator_gives_a_real_fake_logit_and_class_logits():
     assert not torch.allclose(classes.softmax(1).sum(1), classes.sum(1))  # logits, not probabilities
 
 
+def test_acgan_discriminator_drops_feature_maps_in_training_only():
+    d = acgan.new_networks(10, 28, 8, 16, seed=0, dropout=0.5)[1]
+    assert sum(isinstance(m, torch.nn.Dropout2d) for m in d.modules()) == 2  # after each of its 2 activations
+    x = torch.rand(4, 3, 28, 28) * 2 - 1
+    d.eval()
+    assert torch.equal(d(x)[1], d(x)[1])
+    d.train()
+    torch.manual_seed(0)
+    assert not torch.equal(d(x)[1], d(x)[1])
+    plain = acgan.new_networks(10, 28, 8, 16, seed=0)[1]
+    assert not any(isinstance(m, torch.nn.Dropout2d) for m in plain.modules())
+
+
 def test_acgan_images_depend_on_the_class_and_the_seed():
     ema = acgan.new_networks(10, 28, 8, 16, seed=0)[2]
     a, b, c = (acgan.sample(ema, torch.tensor([label]), seed=s) for label, s in ((1, 0), (2, 0), (1, 1)))

@@ -9,6 +9,10 @@ use the average.
 One change from the paper: D's L_C is over real images only. In the paper D also learns the classes
 of generated images, and so learns to name whatever G draws; here (built-in MNIST-M, `cpu` sizes,
 2000 steps) that gave 43 % evaluator accuracy against 58 % with real images only.
+
+D may drop whole feature maps after each activation (``new_networks(..., dropout=p)``): there, at width
+64, λ_C 3 and 6000 steps, p = 0.25 gave .965, .947, .947 for seeds 0, 1, 2 against .933 and .916
+without (seeds 0, 1), and p = 0.5 .919 (seed 1).
 """
 from __future__ import annotations
 
@@ -27,10 +31,10 @@ from helpers.models import acgan as models
 RECIPE = gan.RECIPES["dcgan"]
 
 
-def new_networks(n_classes: int, size: int, width: int, z_dim: int, seed: int):
-    """G, D and G's EMA copy, initialised from ``seed``."""
+def new_networks(n_classes: int, size: int, width: int, z_dim: int, seed: int, dropout: float = 0.0):
+    """G, D (``dropout``: p of Dropout2d after each of its activations) and G's EMA copy, initialised from ``seed``."""
     torch.manual_seed(seed)
-    generator, discriminator = models.build(n_classes, size, width, z_dim)
+    generator, discriminator = models.build(n_classes, size, width, z_dim, dropout)
     return generator, discriminator, copy.deepcopy(generator).eval().requires_grad_(False)
 
 

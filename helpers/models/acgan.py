@@ -4,7 +4,7 @@ The generator G(z, c) reads z multiplied element-wise by a learned embedding of 
 concatenated to the embedding instead, G learned to ignore z here: on built-in MNIST-M, `cpu` sizes,
 every image of a class was the same after 250 steps.) The discriminator
 has two heads on one body: a real/fake logit and the auxiliary classifier's class logits (logits, no
-softmax: the cross-entropy takes logits). Digits are 28×28 (the networks start from 7×7), faces any
+softmax: the cross-entropy takes logits), and may drop feature maps after each activation. Digits are 28×28 (the networks start from 7×7), faces any
 power of two.
 """
 from __future__ import annotations
@@ -28,9 +28,9 @@ class ConditionalGenerator(nn.Module):
 
 
 class AuxiliaryDiscriminator(nn.Module):
-    def __init__(self, n_classes: int, size: int = 28, width: int = 64):
+    def __init__(self, n_classes: int, size: int = 28, width: int = 64, dropout: float = 0.0):
         super().__init__()
-        self.net = Discriminator(size, width, outputs=1 + n_classes)
+        self.net = Discriminator(size, width, outputs=1 + n_classes, dropout=dropout)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The real/fake logit (N) and the class logits (N×n_classes)."""
@@ -38,11 +38,11 @@ class AuxiliaryDiscriminator(nn.Module):
         return logits[:, 0], logits[:, 1:]
 
 
-def build(n_classes: int, size: int = 28, width: int = 64,
-          z_dim: int = 100) -> tuple[ConditionalGenerator, AuxiliaryDiscriminator]:
-    """G and D initialised as DCGAN does."""
+def build(n_classes: int, size: int = 28, width: int = 64, z_dim: int = 100,
+          dropout: float = 0.0) -> tuple[ConditionalGenerator, AuxiliaryDiscriminator]:
+    """G and D (with Dropout2d of p ``dropout`` after each activation) initialised as DCGAN does."""
     generator = ConditionalGenerator(n_classes, z_dim, size, width)
-    discriminator = AuxiliaryDiscriminator(n_classes, size, width)
+    discriminator = AuxiliaryDiscriminator(n_classes, size, width, dropout)
     for network in (generator, discriminator):
         network.apply(init_weights)
     return generator, discriminator

@@ -73,20 +73,27 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """One logit per image (no sigmoid: the losses take logits); ``outputs`` > 1 gives N×outputs logits."""
+    """One logit per image (no sigmoid: the losses take logits); ``outputs`` > 1 gives N×outputs logits.
+
+    ``dropout`` > 0 drops whole feature maps (Dropout2d) with that probability after every activation.
+    """
 
     def __init__(self, size: int = 64, width: int = 64, batch_norm: bool = True, spectral: bool = False,
-                 attention: bool = False, outputs: int = 1):
+                 attention: bool = False, outputs: int = 1, dropout: float = 0.0):
         super().__init__()
         wrap = spectral_norm if spectral else (lambda layer: layer)
+
+        def activation() -> list[nn.Module]:
+            return [nn.LeakyReLU(0.2), *([nn.Dropout2d(dropout)] if dropout else [])]
+
         levels = _levels(size)
         channels = [width * 2 ** i for i in range(levels)]  # e.g. 64: w, 2w, 4w, 8w
-        layers = [wrap(nn.Conv2d(3, channels[0], 4, 2, 1)), nn.LeakyReLU(0.2)]  # -> size/2
+        layers = [wrap(nn.Conv2d(3, channels[0], 4, 2, 1)), *activation()]  # -> size/2
         if attention:
             layers.append(SelfAttention(channels[0], wrap))
         for c_in, c_out in zip(channels, channels[1:]):
             layers += [wrap(nn.Conv2d(c_in, c_out, 4, 2, 1, bias=not batch_norm)),
-                       *([nn.BatchNorm2d(c_out)] if batch_norm else []), nn.LeakyReLU(0.2)]
+                       *([nn.BatchNorm2d(c_out)] if batch_norm else []), *activation()]
         layers += [wrap(nn.Conv2d(channels[-1], outputs, size >> levels, 1, 0))]  # 4×4 (or 7×7) -> 1×1
         self.net = nn.Sequential(*layers)
         self.outputs = outputs
