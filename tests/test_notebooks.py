@@ -30,7 +30,7 @@ def test_notebook_runs_in_the_smoke_profile_and_writes_its_record(name, paramete
                 "conditional": ("acc_evaluator", "acc_acgan", "acc_ddim", "acc_ddpm", "seconds_train_acgan",
                                 "seconds_train_diffusion", "seconds_sample_ddim", "seconds_sample_ddpm"),
                 "dann": ("acc_source_only", "acc_dann", "acc_target_only"),
-                "vae": ("mse_test", "kld_test", "seconds_train", "fid_vae")}[name]
+                "vae": ("mse_test", "kld_test", "identified_test", "seconds_train", "fid_vae")}[name]
     assert set(expected) <= set(record["metrics"])
     assert all(record["parameters"][key] == run.parse_value(value)
                for key, value in zip(parameters[1::3], parameters[2::3]))

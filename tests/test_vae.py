@@ -107,6 +107,22 @@ def test_the_learning_rate_reaches_adam():
     assert not all(torch.equal(p, q) for p, q in zip(model.parameters(), before))
 
 
+def test_the_learning_rate_falls_along_a_cosine_to_zero():
+    history = vae.train(VAE(8, width=4, latent_dim=4), Images(n=8, size=8), steps=4, batch_size=4, beta=1.0,
+                        lr=1e-3, log_every=1)
+    assert history["lr"].tolist() == pytest.approx([1e-3, 1e-3 * (1 + 2 ** -0.5) / 2, 5e-4, 1e-3 * (1 - 2 ** -0.5) / 2])
+
+
+def test_identified_counts_the_reconstructions_nearest_their_own_input():
+    x = torch.stack([torch.full((3, 4, 4), v) for v in (-1.0, 0.0, 1.0)])
+    none = torch.empty(0, 3, 4, 4)
+    assert vae.identified(x + 0.1, x, none) == 1.0
+    assert vae.identified(x.flip(0), x, none) == pytest.approx(1 / 3)  # only the middle image maps to itself
+    assert vae.identified(x + 0.1, x, x[:1] + 0.1) == pytest.approx(2 / 3)  # the first is nearer another image
+    with pytest.raises(ValueError, match=r"reconstructions \(2, 3, 4, 4\), inputs \(3, 3, 4, 4\)"):
+        vae.identified(x[:2], x, none)
+
+
 def test_a_nan_loss_stops_training_and_names_the_step():
     model = VAE(8, width=4, latent_dim=4)
     with torch.no_grad():
@@ -161,11 +177,12 @@ def test_the_gan_images_count_only_from_the_newest_gan_run_of_the_same_settings(
 def test_the_vae_table_compares_the_vae_with_the_gans_on_one_kind_of_features():
     record = {"fid_features": metrics.RandomConvFeatures.name, "parameters": {"beta": 0.5},
               "metrics": {"fid_vae": 2.0, "fid_gan_dcgan": 1.0, "mse_test": 90.0, "kld_test": 30.0,
-                          "seconds_train": 100.0}}
+                          "identified_test": 0.75, "seconds_train": 100.0}}
     table = report.vae_table([record])
     assert list(table.index) == ["VAE (β = 0.5)", "DCGAN (problem 1)"]
     assert table.loc["DCGAN (problem 1)", "FD (random ConvNet (seed 0) features)"] == "1.0000"
     assert table.loc["VAE (β = 0.5)", "MSE test"] == "90.0000"
+    assert table.loc["VAE (β = 0.5)", "identified test"] == "0.7500"
     with pytest.raises(ValueError, match="one kind of features"):
         report.vae_table([record, {**record, "fid_features": metrics.INCEPTION}])
 

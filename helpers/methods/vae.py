@@ -4,7 +4,8 @@ The loss per image is the reconstruction error summed over the image's 3·S·S v
 assignment reports MSE; 4 times the sum on the [0, 1] scale) plus β times the KL divergence of q(z|x)
 from N(0, I); a batch's loss is the mean over its images. β can be raised linearly from 0 over the first
 ``warmup`` steps (KL warm-up, Bowman et al., 2016), so that the decoder learns to use z before the KL
-term pulls q(z|x) towards the prior. Adam, lr 1e-3 unless told. Against overfitting a few training faces
+term pulls q(z|x) towards the prior. Adam, lr 1e-3 unless told, annealed to 0 along a cosine
+(Loshchilov & Hutter, 2017). Against overfitting a few training faces
 (the built-in set has 80) each batch can be mirrored and translated by a few pixels (``shift``).
 
 The functions that use a model (``evaluate``, ``encode``, ``reconstruct``, ``sample``, ``interpolate``)
@@ -76,12 +77,13 @@ def train(model: VAE, images, *, steps: int, batch_size: int, beta: float, warmu
 
     Batches, flips (``flip``: each image mirrored left to right with probability ½), translations
     (``shift``: up to that many pixels each way, see ``random_shift``) and ε come from a generator seeded
-    with ``seed``. Adam with learning rate ``lr``. Every ``log_every`` steps a row (step, β, mean mse, kld, loss) joins the
-    history; every ``evaluate_every`` steps, and at the end, the row also gets ``mse_test`` and ``kld_test``
+    with ``seed``. Adam, its learning rate annealed from ``lr`` to 0 along a cosine over the ``steps``. Every
+    ``log_every`` steps a row (step, β, learning rate, mean mse, kld, loss) joins the history; every ``evaluate_every`` steps, and at the end, the row also gets ``mse_test`` and ``kld_test``
     on ``test``. Raises FloatingPointError, naming the step, when the loss is NaN or explodes.
     """
     rng = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)  # η_t = η (1 + cos(π t / T)) / 2
     model.to(device).train()
     history, window = [], []
     for step in tqdm(range(1, steps + 1), desc="VAE"):
@@ -98,7 +100,8 @@ def train(model: VAE, images, *, steps: int, batch_size: int, beta: float, warmu
         optimizer.zero_grad(set_to_none=True)
         total.backward()
         optimizer.step()
-        window.append(stats)
+        window.append(stats | {"lr": schedule.get_last_lr()[0]})
+        schedule.step()
         if step % log_every == 0 or step == steps:
             row = {"step": step, "beta": beta_t, **pd.DataFrame(window).mean().to_dict()}
             window = []
@@ -121,6 +124,20 @@ def reconstruct(model: VAE, x: torch.Tensor, device: torch.device | str = "cpu")
     """The decoder's image of μ(x) (the mean of q(z|x), no sampling), on the CPU."""
     model.eval()
     return model.decoder(model.encoder(x.to(device))[0]).cpu()
+
+
+def identified(x_hat: torch.Tensor, x: torch.Tensor, others: torch.Tensor) -> float:
+    """The fraction of the images x whose reconstruction is nearer to its own input than to any other image
+    of x and of ``others`` (e.g. the training faces).
+
+    A measure of "recognisably the input": each x̂_i names the candidate it is nearest to,
+    argmin_j ‖x̂_i − y_j‖ over y = x followed by others (chance: 1 / (len(x) + len(others))).
+    """
+    if x_hat.shape != x.shape or others.shape[1:] != x.shape[1:]:
+        raise ValueError(f"reconstructions {tuple(x_hat.shape)}, inputs {tuple(x.shape)} and others "
+                         f"{tuple(others.shape)}: expected images of one shape, as many reconstructions as inputs")
+    nearest = torch.cdist(x_hat.flatten(1), torch.cat([x, others]).flatten(1)).argmin(dim=1)
+    return (nearest == torch.arange(len(x))).float().mean().item()
 
 
 def pca_reconstruct(train, x: torch.Tensor, components: int) -> torch.Tensor:
