@@ -2,8 +2,8 @@
 
     python benchmarks/evaluator_robustness.py [--record runs/conditional-cpu-seed0.json]
 
-Takes the `cpu` profile's evaluator of built-in MNIST-M (2000 steps of 64, seed 0, half of each batch
-blurred and noised by evaluator.blur_and_noise) and the same classifier trained on unaltered batches
+Takes the `cpu` profile's evaluator of built-in MNIST-M (the profile's steps and batch, seed 0, half of each
+batch blurred and noised by evaluator.blur_and_noise) and the same classifier trained on unaltered batches
 only (both cached), and prints for each the accuracy on 2000 real test digits, on the same digits
 blurred with σ = 1, and on the image folders the record's run graded (1000 images each).
 """
