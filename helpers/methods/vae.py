@@ -4,9 +4,9 @@ The loss per image is the reconstruction error summed over the image's 3·S·S v
 assignment reports MSE; 4 times the sum on the [0, 1] scale) plus β times the KL divergence of q(z|x)
 from N(0, I); a batch's loss is the mean over its images. β can be raised linearly from 0 over the first
 ``warmup`` steps (KL warm-up, Bowman et al., 2016), so that the decoder learns to use z before the KL
-term pulls q(z|x) towards the prior. Adam, lr 1e-3 unless told, annealed to 0 along a cosine
-(Loshchilov & Hutter, 2017). Against overfitting a few training faces
-(the built-in set has 80) each batch can be mirrored and translated by a few pixels (``shift``).
+term pulls q(z|x) towards the prior. Adam, lr 1e-3 unless told, annealed to 0 along a cosine (Loshchilov &
+Hutter, 2017). Against overfitting a few training faces (the built-in set has 80) each batch can be
+mirrored and translated by a few pixels (``shift``).
 
 The functions that use a model (``evaluate``, ``encode``, ``reconstruct``, ``sample``, ``interpolate``)
 put it in eval mode, so that batch norm uses its running statistics; ``train`` puts it back.
@@ -78,8 +78,9 @@ def train(model: VAE, images, *, steps: int, batch_size: int, beta: float, warmu
     Batches, flips (``flip``: each image mirrored left to right with probability ½), translations
     (``shift``: up to that many pixels each way, see ``random_shift``) and ε come from a generator seeded
     with ``seed``. Adam, its learning rate annealed from ``lr`` to 0 along a cosine over the ``steps``. Every
-    ``log_every`` steps a row (step, β, learning rate, mean mse, kld, loss) joins the history; every ``evaluate_every`` steps, and at the end, the row also gets ``mse_test`` and ``kld_test``
-    on ``test``. Raises FloatingPointError, naming the step, when the loss is NaN or explodes.
+    ``log_every`` steps a row (step, β, mean mse, kld, loss, learning rate) joins the history; every
+    ``evaluate_every`` steps, and at the end, the row also gets ``mse_test`` and ``kld_test`` on ``test``.
+    Raises FloatingPointError, naming the step, when the loss is NaN or explodes.
     """
     rng = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)

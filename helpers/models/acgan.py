@@ -2,10 +2,10 @@
 
 The generator G(z, c) reads z multiplied element-wise by a learned embedding of the class c. (With z
 concatenated to the embedding instead, G learned to ignore z here: on built-in MNIST-M, `cpu` sizes,
-every image of a class was the same after 250 steps.) The discriminator
-has two heads on one body: a real/fake logit and the auxiliary classifier's class logits (logits, no
-softmax: the cross-entropy takes logits), and may drop feature maps after each activation. Digits are 28×28 (the networks start from 7×7), faces any
-power of two.
+every image of a class was the same after 250 steps.) The discriminator has two heads on one body:
+a real/fake logit and the auxiliary classifier's class logits (logits, no softmax: the cross-entropy
+takes logits), and may drop feature maps after each activation. Digits are 28×28 (the networks start
+from 7×7), faces any power of two.
 """
 from __future__ import annotations
 
