@@ -110,7 +110,8 @@ def test_the_learning_rate_reaches_adam():
 def test_the_learning_rate_falls_along_a_cosine_to_zero():
     history = vae.train(VAE(8, width=4, latent_dim=4), Images(n=8, size=8), steps=4, batch_size=4, beta=1.0,
                         lr=1e-3, log_every=1)
-    assert history["lr"].tolist() == pytest.approx([1e-3, 1e-3 * (1 + 2 ** -0.5) / 2, 5e-4, 1e-3 * (1 - 2 ** -0.5) / 2])
+    cosine = [1e-3 * (1 + math.cos(math.pi * t / 4)) / 2 for t in range(4)]  # η_t = η (1 + cos(π t / T)) / 2
+    assert history["lr"].tolist() == pytest.approx(cosine)
 
 
 def test_identified_counts_the_reconstructions_nearest_their_own_input():
