@@ -23,8 +23,11 @@ from torch import nn
 
 from helpers import figures, metrics, runtime
 from helpers.data.digits import DigitSet, load_digits
-from helpers.methods import uda
+from helpers.methods import training
 from helpers.models.classifier import FEATURES, DigitClassifier
+
+
+RECIPE = training.Optimizer("sgd", lr=0.01, momentum=0.9, annealed=True)  # SGD, μ_p = 0.01 / (1 + 10 p)^0.75
 
 
 @dataclass
@@ -69,8 +72,8 @@ def digit_evaluator(domain: str, data_root: str = "", *, steps: int, batch_size:
         return Evaluator(classifier.eval(), {**saved["info"], "path": str(path)})
     torch.manual_seed(seed)
     classifier = DigitClassifier()
-    uda.train(classifier, train, steps=steps, batch_size=batch_size, seed=seed, device=device,
-              augment=blur_and_noise if robust else None, desc=f"evaluator ({domain})")
+    training.fit_classifier(classifier, train, steps=steps, batch_size=batch_size, seed=seed, optimizer=RECIPE,
+                            device=device, augment=blur_and_noise if robust else None, desc=f"evaluator ({domain})")
     info = {**settings, "acc_test": metrics.accuracy(classifier, test, device)}
     partial = path.with_suffix(".tmp")  # written then renamed: a stopped run never leaves half a file
     torch.save({"weights": classifier.cpu().state_dict(), "info": info}, partial)

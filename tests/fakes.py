@@ -1,6 +1,8 @@
 """Stand-ins shared by the tests."""
 import torch
 
+from helpers.data.digits import DigitSet
+
 
 class Images:
     """A tiny dataset with the ``batch``/``len`` interface of FaceSet: random images in [-1, 1]."""
@@ -13,3 +15,11 @@ class Images:
 
     def batch(self, index):
         return self.images[index]
+
+
+def digit_set(n=64, seed=0, domain="a"):
+    """A DigitSet of ``n`` random 3×28×28 images with random labels."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 10, (n,), generator=g)
+    images = torch.randint(0, 256, (n, 3, 28, 28), generator=g, dtype=torch.uint8)
+    return DigitSet(images, labels, domain, "train", "test tensors")

@@ -295,7 +295,7 @@ def test_the_evaluator_is_cached_with_what_it_was_trained_on(tmp_path, monkeypat
     def train(*args, **kwargs):
         raise RuntimeError("trained again")
 
-    monkeypatch.setattr(evaluator.uda, "train", train)
+    monkeypatch.setattr(evaluator.training, "fit_classifier", train)
     again = evaluator.digit_evaluator("mnistm", str(tmp_path), steps=3, batch_size=8)
     assert again.info == first.info
     for a, b in zip(again.classifier.state_dict().values(), first.classifier.state_dict().values()):

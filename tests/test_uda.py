@@ -2,10 +2,10 @@ import math
 
 import pytest
 import torch
+from fakes import digit_set
 
-from helpers.data.digits import DigitSet
 from helpers.methods import uda
-from helpers.models.uda import DANN, reverse_gradient
+from helpers.models.uda import DANN, FEATURES, reverse_gradient
 
 
 @pytest.mark.parametrize("lambd", [0.0, 0.3, 1.0])
@@ -18,18 +18,23 @@ def test_gradient_reversal_flips_and_scales_the_gradient(lambd):
     assert torch.allclose(x.grad, -lambd * weights)
 
 
-def test_dann_domain_loss_trains_the_discriminator_and_reverses_for_the_features():
+def test_domain_adversarial_loss_is_the_cross_entropy_and_reverses_the_gradient_for_the_features():
     torch.manual_seed(0)
-    model = DANN()
-    x = torch.randn(8, 3, 28, 28)
-    features = model.features(x)
-    loss_with = model.domain_logits(features, 1.0).sum()
-    grads_with = torch.autograd.grad(loss_with, [features, *model.discriminator.parameters()])
-    plain = model.discriminator(features).sum()
-    grads_plain = torch.autograd.grad(plain, [features, *model.discriminator.parameters()])
-    assert torch.allclose(grads_with[0], -grads_plain[0])  # G_f gets −∂L_d/∂f
-    for g_with, g_plain in zip(grads_with[1:], grads_plain[1:]):
-        assert torch.allclose(g_with, g_plain)  # G_d is trained as usual
+    model = DANN().eval()
+    f_s, f_t = torch.randn(5, FEATURES, requires_grad=True), torch.randn(3, FEATURES, requires_grad=True)
+    loss, accuracy = uda.domain_adversarial_loss(model.discriminator, f_s, f_t, 0.7)
+    logits = model.discriminator(torch.cat([f_s, f_t]))
+    domains = torch.tensor([0] * 5 + [1] * 3)
+    plain = -logits.log_softmax(1)[torch.arange(8), domains].mean()  # L_d = −mean log G_d(f)_d
+    assert loss.item() == pytest.approx(plain.item(), rel=1e-6)
+    assert accuracy == (logits.argmax(1) == domains).float().mean().item()
+    inputs = [f_s, f_t, *model.discriminator.parameters()]
+    reversed_grads = torch.autograd.grad(loss, inputs)
+    plain_grads = torch.autograd.grad(plain, inputs)
+    for g_rev, g_plain in zip(reversed_grads[:2], plain_grads[:2]):
+        assert torch.allclose(g_rev, -0.7 * g_plain, atol=1e-7)  # G_f gets −λ ∂L_d/∂f
+    for g_rev, g_plain in zip(reversed_grads[2:], plain_grads[2:]):
+        assert torch.allclose(g_rev, g_plain, atol=1e-7)  # G_d is trained as usual
 
 
 def test_schedules_follow_the_paper():
@@ -38,30 +43,15 @@ def test_schedules_follow_the_paper():
     assert uda.grl_weight(0.1) == pytest.approx(0.4621, abs=1e-4)
     weights = [uda.grl_weight(p / 10) for p in range(11)]
     assert weights == sorted(weights) and weights[-1] < 1
-    assert uda.learning_rate(0) == 0.01
-    assert uda.learning_rate(1) == pytest.approx(0.01 / 11 ** 0.75)
-
-
-def test_shuffled_batches_cover_each_epoch_once():
-    batches = uda.shuffled_batches(10, 3, torch.Generator().manual_seed(0))
-    epoch = torch.cat([next(batches) for _ in range(3)])
-    assert len(set(epoch.tolist())) == 9  # 3 full batches, the 10th image dropped this epoch
-    with pytest.raises(ValueError, match="smaller than one batch"):
-        next(uda.shuffled_batches(2, 3, torch.Generator()))
-
-
-def tiny_set(n=64, seed=0, domain="a"):
-    g = torch.Generator().manual_seed(seed)
-    labels = torch.randint(0, 10, (n,), generator=g)
-    images = torch.randint(0, 256, (n, 3, 28, 28), generator=g, dtype=torch.uint8)
-    return DigitSet(images, labels, domain, "train", "test tensors")
+    assert uda.PAPER_SGD.lr_at(0) == 0.01
+    assert uda.PAPER_SGD.lr_at(1) == pytest.approx(0.01 / 11 ** 0.75)  # μ_p = μ_0 / (1 + 10 p)^0.75
 
 
 def test_train_is_reproducible_and_logs_dann_curves():
     def run():
         torch.manual_seed(0)
         model = DANN()
-        history = uda.train(model, tiny_set(), unlabelled=tiny_set(seed=1, domain="b"), steps=6,
+        history = uda.train(model, digit_set(), unlabelled=digit_set(seed=1, domain="b"), steps=6,
                             batch_size=16, seed=3, log_points=3)
         return model, history
     (m1, h1), (m2, h2) = run(), run()
@@ -76,17 +66,5 @@ def test_a_diverging_run_stops_and_names_the_step():
     model = DANN()
     with torch.no_grad():
         model.classifier[-1].bias.fill_(float("nan"))
-    with pytest.raises(FloatingPointError, match="step 0 of 5"):
-        uda.train(model, tiny_set(), steps=5, batch_size=16, seed=0)
-
-
-def test_augment_sees_every_labelled_batch_with_the_runs_generator():
-    seen = []
-
-    def blank(x, generator):  # records what it is given; noise instead of the images
-        seen.append((x.shape, generator.initial_seed()))
-        return torch.randn(x.shape, generator=generator)
-
-    torch.manual_seed(0)
-    history = uda.train(DANN(), tiny_set(), steps=4, batch_size=16, seed=3, log_points=4, augment=blank)
-    assert seen == [((16, 3, 28, 28), 3)] * 4 and len(history) == 4
+    with pytest.raises(FloatingPointError, match="at step 1"):
+        uda.train(model, digit_set(), unlabelled=digit_set(seed=1), steps=5, batch_size=16, seed=0)

@@ -25,8 +25,7 @@ import torch.nn.functional as F
 from tqdm.auto import trange
 
 from helpers.methods import gan
-from helpers.methods.training import check_loss, ema_decay, update_ema
-from helpers.methods.uda import shuffled_batches
+from helpers.methods.training import check_loss, ema_decay, shuffled_batches, update_ema
 from helpers.models import acgan as models
 
 RECIPE = gan.RECIPES["dcgan"]

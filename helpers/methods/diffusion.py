@@ -24,8 +24,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm, trange
 
 from helpers.data.digits import DigitSet
-from helpers.methods.training import check_loss, ema_decay, update_ema
-from helpers.methods.uda import shuffled_batches
+from helpers.methods.training import check_loss, ema_decay, shuffled_batches, update_ema
 from helpers.models.unet import ConditionalUNet
 
 

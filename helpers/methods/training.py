@@ -1,7 +1,14 @@
-"""What every training loop here shares: stopping a diverged run, and the exponential moving average."""
+"""What the training loops share: batches, a plain classifier fit, a logged history, stopping a diverged run,
+and the exponential moving average."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pandas as pd
 import torch
+import torch.nn.functional as F
+from tqdm.auto import trange
 
 EXPLODED = 1e6  # a loss above this in magnitude stops the run as diverged
 
@@ -13,6 +20,90 @@ def check_loss(loss: torch.Tensor, what: str, step: int) -> float:
         raise FloatingPointError(f"the {what} loss is {value} at step {step}: the run diverged "
                                  "(try another seed or a lower learning rate)")
     return value
+
+
+def shuffled_batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """Endless index batches, a fresh permutation of range(n) each epoch; a last partial batch is dropped."""
+    if n < batch_size:
+        raise ValueError(f"a dataset of {n} images is smaller than one batch of {batch_size}")
+    while True:
+        order = torch.randperm(n, generator=generator)
+        yield from order[: n - n % batch_size].view(-1, batch_size)
+
+
+class History:
+    """Training curves: the per-step numbers averaged over windows of about ``steps / points`` steps."""
+
+    def __init__(self, steps: int, points: int = 100):
+        self.steps, self.every = steps, max(1, steps // points)
+        self.rows: list[dict] = []
+        self.window: list[dict] = []
+
+    def log(self, step: int, **numbers: float) -> None:
+        """Add step ``step``'s numbers (steps counted from 1); close a row at each window's end."""
+        self.window.append(numbers)
+        if step % self.every == 0 or step == self.steps:
+            self.rows.append({"step": step, **pd.DataFrame(self.window).mean().to_dict()})
+            self.window = []
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows)
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    """An optimizer and its learning-rate schedule over training progress p ∈ [0, 1]."""
+
+    name: str  # "sgd" (with momentum) or "adam"
+    lr: float
+    momentum: float = 0.9
+    annealed: bool = False  # Ganin et al.'s schedule instead of a constant rate
+
+    def build(self, parameters) -> torch.optim.Optimizer:
+        if self.name == "sgd":
+            return torch.optim.SGD(parameters, lr=self.lr, momentum=self.momentum)
+        if self.name == "adam":
+            return torch.optim.Adam(parameters, lr=self.lr)
+        raise ValueError(f"unknown optimizer {self.name!r}; expected 'sgd' or 'adam'")
+
+    def lr_at(self, p: float) -> float:
+        return self.lr / (1 + 10 * p) ** 0.75 if self.annealed else self.lr  # μ_p = μ_0 / (1 + α p)^β, α 10, β .75
+
+    def set_progress(self, optimizer: torch.optim.Optimizer, p: float) -> float:
+        """Set the learning rate for progress ``p``; return it."""
+        for group in optimizer.param_groups:
+            group["lr"] = self.lr_at(p)
+        return self.lr_at(p)
+
+
+def fit_classifier(model: torch.nn.Module, labelled, *, steps: int, batch_size: int, seed: int,
+                   optimizer: Optimizer, augment: Callable | None = None, device: torch.device | str = "cpu",
+                   desc: str = "classifier", log_points: int = 100) -> pd.DataFrame:
+    """Supervised training of ``model`` (images -> class logits) on ``labelled`` (a set with ``batch(index)``).
+
+    ``augment``, when given, is called as ``augment(x, generator)`` on each batch (the run's seeded generator,
+    so that the augmentation is reproducible) and returns the images to train on.
+    Returns the training curves (class loss, accuracy, learning rate); FloatingPointError when the loss diverges.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    batches = shuffled_batches(len(labelled), batch_size, generator)
+    opt = optimizer.build(model.parameters())
+    model.to(device).train()
+    history = History(steps, log_points)
+    for step in trange(1, steps + 1, desc=desc):
+        lr = optimizer.set_progress(opt, (step - 1) / steps)
+        x, y = labelled.batch(next(batches))
+        if augment is not None:
+            x = augment(x, generator)
+        x, y = x.to(device), y.to(device)
+        logits = model(x)
+        loss = F.cross_entropy(logits, y)  # L_y
+        history.log(step, class_loss=check_loss(loss, desc, step), lr=lr,
+                    train_accuracy=(logits.argmax(1) == y).float().mean().item())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return history.frame()
 
 
 @torch.no_grad()

@@ -1,96 +1,85 @@
 """Training for domain adaptation: "Trained on source", "Trained on target" and DANN.
 
-One loop serves all three. Given only a labelled set it is plain supervised training (on the
-source domain, or on the target domain for the upper bound); given also an unlabelled target set it
-is DANN (Ganin et al., JMLR 2016): the domain classifier learns source vs target while the gradient
-reversal layer pushes the features to make the two indistinguishable. The schedules are the
+"Trained on source" and "Trained on target" are plain supervised training (``training.fit_classifier``)
+on one domain's labels. DANN (Ganin et al., JMLR 2016) also sees unlabelled target images: a domain
+classifier learns source vs target while the gradient reversal layer pushes the features to make the two
+indistinguishable (``domain_adversarial_loss``, the part that later methods reuse). The schedules are the
 paper's, with training progress p going from 0 to 1.
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from torch import nn
 from tqdm.auto import trange
 
 from helpers.data.digits import DigitSet
-from helpers.models.uda import DANN
+from helpers.methods.training import History, Optimizer, check_loss, fit_classifier, shuffled_batches
+from helpers.models.uda import DANN, reverse_gradient
 
-MU_0, ALPHA, BETA, MOMENTUM = 0.01, 10, 0.75, 0.9  # the paper's SGD settings
+PAPER_SGD = Optimizer("sgd", lr=0.01, momentum=0.9, annealed=True)  # μ_0 = 0.01, α = 10, β = 0.75
 
 
 def grl_weight(p: float) -> float:
     return 2 / (1 + math.exp(-10 * p)) - 1  # λ_p = 2 / (1 + exp(−10 p)) − 1
 
 
-def learning_rate(p: float) -> float:
-    return MU_0 / (1 + ALPHA * p) ** BETA  # μ_p = μ_0 / (1 + α p)^β
+def domain_adversarial_loss(discriminator: nn.Module, f_s: torch.Tensor, f_t: torch.Tensor,
+                            lambd: float) -> tuple[torch.Tensor, float]:
+    """L_d, the cross-entropy of ``discriminator`` telling source features ``f_s`` (0) from target ``f_t`` (1),
+    seen through the gradient reversal layer R_λ; and the discriminator's accuracy on the batch.
+
+    Minimising it trains the discriminator as usual while the features receive −λ ∂L_d/∂f: they learn to confuse it.
+    """
+    logits = discriminator(reverse_gradient(torch.cat([f_s, f_t]), lambd))  # G_d(R_λ(f))
+    domains = torch.cat([torch.zeros(len(f_s)), torch.ones(len(f_t))]).long().to(logits.device)
+    loss = F.cross_entropy(logits, domains)  # L_d = −mean log G_d(f)_d
+    return loss, (logits.argmax(1) == domains).float().mean().item()
 
 
-def shuffled_batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
-    """Endless index batches, a fresh permutation of range(n) each epoch; a last partial batch is dropped."""
-    if n < batch_size:
-        raise ValueError(f"a dataset of {n} images is smaller than one batch of {batch_size}")
-    while True:
-        order = torch.randperm(n, generator=generator)
-        yield from order[: n - n % batch_size].view(-1, batch_size)
+def train_dann(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, batch_size: int, seed: int,
+               optimizer: Optimizer = PAPER_SGD, device: torch.device | str = "cpu", desc: str = "dann",
+               log_points: int = 100) -> pd.DataFrame:
+    """DANN: L_y on labelled ``source`` batches plus L_d on source and unlabelled ``target`` batches, R_λ weighted by λ_p.
+
+    Returns the training curves (class and domain losses, domain accuracy, λ_p, learning rate);
+    FloatingPointError, naming the step, if the loss stops being finite.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    source_batches = shuffled_batches(len(source), batch_size, generator)
+    target_batches = shuffled_batches(len(target), batch_size, generator)
+    opt = optimizer.build(model.parameters())
+    model.to(device).train()
+    history = History(steps, log_points)
+    for step in trange(1, steps + 1, desc=desc):
+        p = (step - 1) / steps
+        lr, lambd = optimizer.set_progress(opt, p), grl_weight(p)
+        x, y = (t.to(device) for t in source.batch(next(source_batches)))
+        x_target = target.batch(next(target_batches))[0].to(device)
+        features = model.features(torch.cat([x, x_target]))
+        f_s, f_t = features[: len(x)], features[len(x):]
+        logits = model.classifier(f_s)
+        class_loss = F.cross_entropy(logits, y)  # L_y on labelled source images only
+        domain_loss, domain_accuracy = domain_adversarial_loss(model.discriminator, f_s, f_t, lambd)
+        loss = class_loss + domain_loss  # L_y + L_d; G_f receives ∂L_y/∂θ_f − λ_p ∂L_d/∂θ_f
+        check_loss(loss, desc, step)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        history.log(step, class_loss=class_loss.item(), train_accuracy=(logits.argmax(1) == y).float().mean().item(),
+                    domain_loss=domain_loss.item(), domain_accuracy=domain_accuracy, lr=lr, **{"lambda": lambd})
+    return history.frame()
 
 
 def train(model: DANN, labelled: DigitSet, *, steps: int, batch_size: int, seed: int,
-          unlabelled: DigitSet | None = None, augment=None, device: torch.device | str = "cpu",
-          desc: str = "train", log_points: int = 100) -> pd.DataFrame:
-    """Train ``model`` for ``steps`` SGD steps; DANN when ``unlabelled`` (target images) is given.
-
-    ``augment``, when given, is called as ``augment(x, generator)`` on each labelled batch (the run's
-    seeded generator, so that the augmentation is reproducible) and returns the images to train on.
-
-    Returns the training curves, one row per logging interval (means over the interval).
-    Raises FloatingPointError, naming the step, if the loss stops being finite.
-    """
-    generator = torch.Generator().manual_seed(seed)
-    source = shuffled_batches(len(labelled), batch_size, generator)
-    target = shuffled_batches(len(unlabelled), batch_size, generator) if unlabelled is not None else None
-    optimizer = torch.optim.SGD(model.parameters(), lr=MU_0, momentum=MOMENTUM)
-    model.to(device).train()
-    every = max(1, steps // log_points)
-    rows, window = [], []
-    for step in trange(steps, desc=desc):
-        p = step / steps
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(p)
-        x, y = labelled.batch(next(source))
-        if augment is not None:
-            x = augment(x, generator)
-        x, y = x.to(device), y.to(device)
-        if target is None:
-            logits = model(x)
-            class_loss = F.cross_entropy(logits, y)  # L_y
-            loss, stats = class_loss, {}
-        else:
-            x_target = unlabelled.batch(next(target))[0].to(device)
-            features = model.features(torch.cat([x, x_target]))
-            logits = model.classifier(features[: len(x)])
-            class_loss = F.cross_entropy(logits, y)  # L_y on labelled source images only
-            domains = torch.cat([torch.zeros(len(x)), torch.ones(len(x_target))]).long().to(device)
-            domain_logits = model.domain_logits(features, grl_weight(p))
-            domain_loss = F.cross_entropy(domain_logits, domains)  # L_d; G_f receives −λ_p ∂L_d/∂θ_f
-            loss = class_loss + domain_loss
-            stats = {"domain_loss": domain_loss.item(),
-                     "domain_accuracy": (domain_logits.argmax(1) == domains).float().mean().item()}
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"{desc}: the loss became {loss.item()} at step {step} of {steps}; "
-                                     "the run diverged (try a lower learning rate or another seed)")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        window.append({"class_loss": class_loss.item(),
-                       "train_accuracy": (logits.argmax(1) == y).float().mean().item(), **stats})
-        if (step + 1) % every == 0 or step + 1 == steps:
-            lambda_p = grl_weight(p) if target is not None else 0.0
-            rows.append({"step": step + 1, "lr": learning_rate(p), "lambda": lambda_p,
-                         **pd.DataFrame(window).mean().to_dict()})
-            window = []
-    return pd.DataFrame(rows)
+          unlabelled: DigitSet | None = None, optimizer: Optimizer = PAPER_SGD,
+          device: torch.device | str = "cpu", desc: str = "train", log_points: int = 100) -> pd.DataFrame:
+    """DANN when ``unlabelled`` (target images) is given, else plain supervised training on ``labelled``."""
+    if unlabelled is None:
+        return fit_classifier(model, labelled, steps=steps, batch_size=batch_size, seed=seed, optimizer=optimizer,
+                              device=device, desc=desc, log_points=log_points)
+    return train_dann(model, labelled, unlabelled, steps=steps, batch_size=batch_size, seed=seed,
+                      optimizer=optimizer, device=device, desc=desc, log_points=log_points)

@@ -57,7 +57,3 @@ class DANN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits G_y(G_f(x))."""
         return self.classifier(self.features(x))
-
-    def domain_logits(self, features: torch.Tensor, lambd: float) -> torch.Tensor:
-        """Domain logits G_d(R_λ(f)): G_d learns to tell the domains apart, G_f learns to confuse it."""
-        return self.discriminator(reverse_gradient(features, lambd))

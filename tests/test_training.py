@@ -1,0 +1,70 @@
+import pytest
+import torch
+from torch import nn
+
+from helpers.methods import training
+from fakes import digit_set
+
+
+def test_shuffled_batches_cover_each_epoch_once():
+    batches = training.shuffled_batches(10, 3, torch.Generator().manual_seed(0))
+    epoch = torch.cat([next(batches) for _ in range(3)])
+    assert len(set(epoch.tolist())) == 9  # 3 full batches, the 10th image dropped this epoch
+    second = torch.cat([next(batches) for _ in range(3)])
+    assert len(set(second.tolist())) == 9 and not torch.equal(epoch, second)  # a fresh permutation
+    with pytest.raises(ValueError, match="smaller than one batch"):
+        next(training.shuffled_batches(2, 3, torch.Generator()))
+
+
+def test_history_averages_each_window_and_closes_on_the_last_step():
+    history = training.History(steps=5, points=2)  # a row every 2 steps, and one for step 5
+    for step in range(1, 6):
+        history.log(step, loss=float(step))
+    frame = history.frame()
+    assert frame["step"].tolist() == [2, 4, 5]
+    assert frame["loss"].tolist() == [1.5, 3.5, 5.0]
+
+
+def test_optimizer_schedules():
+    annealed = training.Optimizer("sgd", lr=0.01, annealed=True)
+    assert annealed.lr_at(0) == 0.01 and annealed.lr_at(1) == pytest.approx(0.01 / 11 ** 0.75)
+    assert training.Optimizer("adam", lr=1e-3).lr_at(0.7) == 1e-3
+    assert isinstance(training.Optimizer("adam", 1e-3).build(nn.Linear(2, 2).parameters()), torch.optim.Adam)
+    with pytest.raises(ValueError, match="'rmsprop'"):
+        training.Optimizer("rmsprop", 1e-3).build(nn.Linear(2, 2).parameters())
+
+
+def small_classifier():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Flatten(), nn.Linear(3 * 28 * 28, 10))
+
+
+def fit(model, **options):
+    return training.fit_classifier(model, digit_set(), steps=40, batch_size=16, seed=3, log_points=4,
+                                   optimizer=training.Optimizer("adam", 1e-3), **options)
+
+
+def test_fit_classifier_learns_is_reproducible_and_logs_its_curves():
+    (m1, h1), (m2, h2) = [(m, fit(m)) for m in (small_classifier(), small_classifier())]
+    assert h1.equals(h2) and all(torch.equal(a, b) for a, b in zip(m1.parameters(), m2.parameters()))
+    assert list(h1["step"]) == [10, 20, 30, 40] and {"class_loss", "train_accuracy", "lr"} <= set(h1)
+    assert h1["class_loss"].iloc[-1] < h1["class_loss"].iloc[0] / 2  # 64 random images are learnt by heart
+
+
+def test_fit_classifier_augments_every_batch_with_the_runs_generator():
+    seen = []
+
+    def blank(x, generator):  # records what it is given; noise instead of the images
+        seen.append((x.shape, generator.initial_seed()))
+        return torch.randn(x.shape, generator=generator)
+
+    fit(small_classifier(), augment=blank)
+    assert seen == [((16, 3, 28, 28), 3)] * 40
+
+
+def test_a_diverging_fit_stops_and_names_the_step():
+    model = small_classifier()
+    with torch.no_grad():
+        model[1].bias.fill_(float("nan"))
+    with pytest.raises(FloatingPointError, match="at step 1"):
+        fit(model)
