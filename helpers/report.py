@@ -127,12 +127,16 @@ DANN_ROWS = {"source_only": "Trained on source", "dann": "Adaptation (DANN)", "t
 def dann_table(records: list[dict]) -> pd.DataFrame:
     """The assignment's table: accuracy on the target test split, one column per domain pair.
 
-    With several records for a pair (seeds) a cell reads 'mean ± std (n)'.
+    With several records for a pair (seeds) a cell reads 'mean ± std (n)'. Records of several DANN recipes
+    get a column per pair and recipe.
     """
     by_pair: dict[str, list[dict]] = {}
+    several_recipes = len({record["parameters"].get("recipe") for record in records}) > 1
     for record in records:
         source, target = record["parameters"]["source"], record["parameters"]["target"]
         column = f"{DOMAIN_NAMES.get(source, source)} → {DOMAIN_NAMES.get(target, target)}"
+        if several_recipes:
+            column += f" ({record['parameters'].get('recipe')})"
         by_pair.setdefault(column, []).append(record["metrics"])
     table = pd.DataFrame({column: {row: mean_std([m[f"acc_{key}"] for m in metrics])
                                    for key, row in DANN_ROWS.items()}

@@ -24,6 +24,14 @@ def test_dann_table_gives_mean_and_spread_over_seeds():
     assert table.loc["Trained on source", "MNIST → MNIST-M"] == "0.6000 ± 0.1000 (3)"
 
 
+def test_dann_table_keeps_recipes_apart():
+    records = [record("mnist", "mnistm", 0, (0.5, 0.75, 0.96)), record("mnist", "mnistm", 0, (0.6, 0.95, 0.97))]
+    records[0]["parameters"]["recipe"], records[1]["parameters"]["recipe"] = "paper", "bn-adam"
+    table = report.dann_table(records)
+    assert list(table.columns) == ["MNIST → MNIST-M (paper)", "MNIST → MNIST-M (bn-adam)"]
+    assert table.loc["Adaptation (DANN)", "MNIST → MNIST-M (bn-adam)"] == "0.9500"
+
+
 def test_run_record_holds_what_the_contract_names(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBOOK_RECORD", str(tmp_path / "r.json"))
     run = report.Run("dann", source="mnist", target="mnistm", profile="smoke", seed=3)

@@ -5,7 +5,7 @@ import torch
 from fakes import digit_set
 
 from helpers.methods import uda
-from helpers.models.uda import DANN, FEATURES, reverse_gradient
+from helpers.models.uda import DANN, NETWORKS, reverse_gradient
 
 
 @pytest.mark.parametrize("lambd", [0.0, 0.3, 1.0])
@@ -18,12 +18,16 @@ def test_gradient_reversal_flips_and_scales_the_gradient(lambd):
     assert torch.allclose(x.grad, -lambd * weights)
 
 
-def test_domain_adversarial_loss_is_the_cross_entropy_and_reverses_the_gradient_for_the_features():
+@pytest.mark.parametrize("network", NETWORKS)
+@pytest.mark.parametrize("separate_domains", [False, True])
+def test_domain_adversarial_loss_is_the_cross_entropy_and_reverses_the_gradient_for_the_features(network,
+                                                                                                separate_domains):
     torch.manual_seed(0)
-    model = DANN().eval()
-    f_s, f_t = torch.randn(5, FEATURES, requires_grad=True), torch.randn(3, FEATURES, requires_grad=True)
-    loss, accuracy = uda.domain_adversarial_loss(model.discriminator, f_s, f_t, 0.7)
-    logits = model.discriminator(torch.cat([f_s, f_t]))
+    model = DANN(network)  # in training mode: G_d's batch norm uses the statistics of the batch it is given
+    f_s, f_t = (torch.randn(n, model.n_features, requires_grad=True) for n in (5, 3))
+    loss, accuracy = uda.domain_adversarial_loss(model.discriminator, f_s, f_t, 0.7, separate_domains)
+    logits = (torch.cat([model.discriminator(f_s), model.discriminator(f_t)]) if separate_domains
+              else model.discriminator(torch.cat([f_s, f_t])))
     domains = torch.tensor([0] * 5 + [1] * 3)
     plain = -logits.log_softmax(1)[torch.arange(8), domains].mean()  # L_d = −mean log G_d(f)_d
     assert loss.item() == pytest.approx(plain.item(), rel=1e-6)
@@ -37,6 +41,22 @@ def test_domain_adversarial_loss_is_the_cross_entropy_and_reverses_the_gradient_
         assert torch.allclose(g_rev, g_plain, atol=1e-7)  # G_d is trained as usual
 
 
+@pytest.mark.parametrize("network", NETWORKS)
+def test_networks_give_class_logits_and_features_of_their_size(network):
+    model = DANN(network).eval()
+    x = torch.randn(2, 3, 28, 28)
+    assert model(x).shape == (2, 10) and model.features(x).shape == (2, model.n_features)
+    with pytest.raises(ValueError, match="'resnet'.*'paper'"):
+        DANN("resnet")
+
+
+def test_recipes_are_named_and_an_unknown_one_is_refused():
+    assert uda.recipe("paper").network == "paper" and uda.recipe("paper").optimizer == uda.PAPER_SGD
+    assert uda.recipe("bn-adam").separate_domains
+    with pytest.raises(ValueError, match="'sgd'.*'bn-adam', 'paper'"):
+        uda.recipe("sgd")
+
+
 def test_schedules_follow_the_paper():
     assert uda.grl_weight(0) == 0
     assert uda.grl_weight(1) == pytest.approx(2 / (1 + math.exp(-10)) - 1)
@@ -47,12 +67,13 @@ def test_schedules_follow_the_paper():
     assert uda.PAPER_SGD.lr_at(1) == pytest.approx(0.01 / 11 ** 0.75)  # μ_p = μ_0 / (1 + 10 p)^0.75
 
 
-def test_train_is_reproducible_and_logs_dann_curves():
+@pytest.mark.parametrize("name", sorted(uda.RECIPES))
+def test_train_is_reproducible_and_logs_dann_curves(name):
     def run():
         torch.manual_seed(0)
-        model = DANN()
+        model = DANN(uda.recipe(name).network)
         history = uda.train(model, digit_set(), unlabelled=digit_set(seed=1, domain="b"), steps=6,
-                            batch_size=16, seed=3, log_points=3)
+                            batch_size=16, seed=3, log_points=3, recipe=uda.recipe(name))
         return model, history
     (m1, h1), (m2, h2) = run(), run()
     assert list(h1["step"]) == [2, 4, 6]

@@ -9,6 +9,7 @@ paper's, with training progress p going from 0 to 1.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import pandas as pd
 import torch
@@ -23,25 +24,50 @@ from helpers.models.uda import DANN, reverse_gradient
 PAPER_SGD = Optimizer("sgd", lr=0.01, momentum=0.9, annealed=True)  # μ_0 = 0.01, α = 10, β = 0.75
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """How a network is trained: its layers (``models.uda.NETWORKS``), its optimizer, and whether source and
+    target images go through it in one batch or in a batch each (so that batch norm sees one domain at a time)."""
+
+    network: str
+    optimizer: Optimizer
+    separate_domains: bool
+
+
+RECIPES = {
+    "paper": Recipe("paper", PAPER_SGD, separate_domains=False),  # Ganin et al. 2016, as published
+    "bn-adam": Recipe("bn", Optimizer("adam", lr=1e-3), separate_domains=True),
+}
+
+
+def recipe(name: str) -> Recipe:
+    if name not in RECIPES:
+        raise ValueError(f"unknown DANN recipe {name!r}; expected one of {sorted(RECIPES)}")
+    return RECIPES[name]
+
+
 def grl_weight(p: float) -> float:
     return 2 / (1 + math.exp(-10 * p)) - 1  # λ_p = 2 / (1 + exp(−10 p)) − 1
 
 
-def domain_adversarial_loss(discriminator: nn.Module, f_s: torch.Tensor, f_t: torch.Tensor,
-                            lambd: float) -> tuple[torch.Tensor, float]:
+def domain_adversarial_loss(discriminator: nn.Module, f_s: torch.Tensor, f_t: torch.Tensor, lambd: float,
+                            separate_domains: bool = False) -> tuple[torch.Tensor, float]:
     """L_d, the cross-entropy of ``discriminator`` telling source features ``f_s`` (0) from target ``f_t`` (1),
     seen through the gradient reversal layer R_λ; and the discriminator's accuracy on the batch.
 
     Minimising it trains the discriminator as usual while the features receive −λ ∂L_d/∂f: they learn to confuse it.
+    ``separate_domains``: the discriminator sees each domain's features in a batch of their own.
     """
-    logits = discriminator(reverse_gradient(torch.cat([f_s, f_t]), lambd))  # G_d(R_λ(f))
+    f_s, f_t = reverse_gradient(f_s, lambd), reverse_gradient(f_t, lambd)  # R_λ(f)
+    logits = (torch.cat([discriminator(f_s), discriminator(f_t)]) if separate_domains
+              else discriminator(torch.cat([f_s, f_t])))  # G_d(R_λ(f))
     domains = torch.cat([torch.zeros(len(f_s)), torch.ones(len(f_t))]).long().to(logits.device)
     loss = F.cross_entropy(logits, domains)  # L_d = −mean log G_d(f)_d
     return loss, (logits.argmax(1) == domains).float().mean().item()
 
 
 def train_dann(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, batch_size: int, seed: int,
-               optimizer: Optimizer = PAPER_SGD, device: torch.device | str = "cpu", desc: str = "dann",
+               recipe: Recipe = RECIPES["paper"], device: torch.device | str = "cpu", desc: str = "dann",
                log_points: int = 100) -> pd.DataFrame:
     """DANN: L_y on labelled ``source`` batches plus L_d on source and unlabelled ``target`` batches, R_λ weighted by λ_p.
 
@@ -51,19 +77,23 @@ def train_dann(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, b
     generator = torch.Generator().manual_seed(seed)
     source_batches = shuffled_batches(len(source), batch_size, generator)
     target_batches = shuffled_batches(len(target), batch_size, generator)
-    opt = optimizer.build(model.parameters())
+    opt = recipe.optimizer.build(model.parameters())
     model.to(device).train()
     history = History(steps, log_points)
     for step in trange(1, steps + 1, desc=desc):
         p = (step - 1) / steps
-        lr, lambd = optimizer.set_progress(opt, p), grl_weight(p)
+        lr, lambd = recipe.optimizer.set_progress(opt, p), grl_weight(p)
         x, y = (t.to(device) for t in source.batch(next(source_batches)))
         x_target = target.batch(next(target_batches))[0].to(device)
-        features = model.features(torch.cat([x, x_target]))
-        f_s, f_t = features[: len(x)], features[len(x):]
+        if recipe.separate_domains:  # batch norm normalises each domain with its own statistics
+            f_s, f_t = model.features(x), model.features(x_target)
+        else:
+            features = model.features(torch.cat([x, x_target]))
+            f_s, f_t = features[: len(x)], features[len(x):]
         logits = model.classifier(f_s)
         class_loss = F.cross_entropy(logits, y)  # L_y on labelled source images only
-        domain_loss, domain_accuracy = domain_adversarial_loss(model.discriminator, f_s, f_t, lambd)
+        domain_loss, domain_accuracy = domain_adversarial_loss(model.discriminator, f_s, f_t, lambd,
+                                                               recipe.separate_domains)
         loss = class_loss + domain_loss  # L_y + L_d; G_f receives ∂L_y/∂θ_f − λ_p ∂L_d/∂θ_f
         check_loss(loss, desc, step)
         opt.zero_grad(set_to_none=True)
@@ -75,11 +105,11 @@ def train_dann(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, b
 
 
 def train(model: DANN, labelled: DigitSet, *, steps: int, batch_size: int, seed: int,
-          unlabelled: DigitSet | None = None, optimizer: Optimizer = PAPER_SGD,
+          unlabelled: DigitSet | None = None, recipe: Recipe = RECIPES["paper"],
           device: torch.device | str = "cpu", desc: str = "train", log_points: int = 100) -> pd.DataFrame:
     """DANN when ``unlabelled`` (target images) is given, else plain supervised training on ``labelled``."""
     if unlabelled is None:
-        return fit_classifier(model, labelled, steps=steps, batch_size=batch_size, seed=seed, optimizer=optimizer,
-                              device=device, desc=desc, log_points=log_points)
-    return train_dann(model, labelled, unlabelled, steps=steps, batch_size=batch_size, seed=seed,
-                      optimizer=optimizer, device=device, desc=desc, log_points=log_points)
+        return fit_classifier(model, labelled, steps=steps, batch_size=batch_size, seed=seed,
+                              optimizer=recipe.optimizer, device=device, desc=desc, log_points=log_points)
+    return train_dann(model, labelled, unlabelled, steps=steps, batch_size=batch_size, seed=seed, recipe=recipe,
+                      device=device, desc=desc, log_points=log_points)
