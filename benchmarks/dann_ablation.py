@@ -1,4 +1,4 @@
-"""What makes the default DANN recipe work: each of its changes from the paper's recipe undone, one at a time.
+"""What makes the bn-adam DANN recipe work: each of its changes from the paper's recipe undone, one at a time.
 
     python benchmarks/dann_ablation.py [--profile cpu] [--seed 0] [--source mnist] [--target mnistm]
 
@@ -24,12 +24,12 @@ parser.add_argument("--source", default="mnist")
 parser.add_argument("--target", default="mnistm")
 args = parser.parse_args()
 
-default = uda.recipe("bn-adam")
+bn_adam = uda.recipe("bn-adam")
 variants = {
-    "bn-adam (default)": default,
-    "one batch of both domains": dataclasses.replace(default, separate_domains=False),
-    "the paper's SGD schedule": dataclasses.replace(default, optimizer=uda.PAPER_SGD),
-    "no batch norm (the paper's network), Adam": dataclasses.replace(default, network="paper"),
+    "bn-adam": bn_adam,
+    "one batch of both domains": dataclasses.replace(bn_adam, separate_domains=False),
+    "the paper's SGD schedule": dataclasses.replace(bn_adam, optimizer=uda.PAPER_SGD),
+    "no batch norm (the paper's network), Adam": dataclasses.replace(bn_adam, network="paper"),
     "paper": uda.recipe("paper"),
 }
 sizes = runtime.settings(args.profile, "dann")

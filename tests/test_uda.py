@@ -53,7 +53,7 @@ def test_networks_give_class_logits_and_features_of_their_size(network):
 def test_recipes_are_named_and_an_unknown_one_is_refused():
     assert uda.recipe("paper").network == "paper" and uda.recipe("paper").optimizer == uda.PAPER_SGD
     assert uda.recipe("bn-adam").separate_domains
-    with pytest.raises(ValueError, match="'sgd'.*'bn-adam', 'paper'"):
+    with pytest.raises(ValueError, match="'sgd'.*'bn-adam', 'in-sgd', 'paper'"):
         uda.recipe("sgd")
 
 

@@ -35,6 +35,7 @@ class Recipe:
 
 
 RECIPES = {
+    "in-sgd": Recipe("in", PAPER_SGD, separate_domains=False),  # the default
     "paper": Recipe("paper", PAPER_SGD, separate_domains=False),  # Ganin et al. 2016, as published
     "bn-adam": Recipe("bn", Optimizer("adam", lr=1e-3), separate_domains=True),
 }
@@ -67,7 +68,7 @@ def domain_adversarial_loss(discriminator: nn.Module, f_s: torch.Tensor, f_t: to
 
 
 def train_dann(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, batch_size: int, seed: int,
-               recipe: Recipe = RECIPES["paper"], device: torch.device | str = "cpu", desc: str = "dann",
+               recipe: Recipe = RECIPES["in-sgd"], device: torch.device | str = "cpu", desc: str = "dann",
                log_points: int = 100) -> pd.DataFrame:
     """DANN: L_y on labelled ``source`` batches plus L_d on source and unlabelled ``target`` batches, R_λ weighted by λ_p.
 
@@ -105,7 +106,7 @@ def train_dann(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, b
 
 
 def train(model: DANN, labelled: DigitSet, *, steps: int, batch_size: int, seed: int,
-          unlabelled: DigitSet | None = None, recipe: Recipe = RECIPES["paper"],
+          unlabelled: DigitSet | None = None, recipe: Recipe = RECIPES["in-sgd"],
           device: torch.device | str = "cpu", desc: str = "train", log_points: int = 100) -> pd.DataFrame:
     """DANN when ``unlabelled`` (target images) is given, else plain supervised training on ``labelled``."""
     if unlabelled is None:
