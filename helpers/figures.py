@@ -68,10 +68,14 @@ def tsne(features: torch.Tensor, seed: int) -> np.ndarray:
     return TSNE(perplexity=perplexity, init="pca", random_state=seed).fit_transform(features.numpy())
 
 
-def feature_tsne(features: torch.nn.Module, datasets: dict[str, "torch.utils.data.Dataset"], seed: int,
+def feature_tsne(features: torch.nn.Module | dict[str, torch.nn.Module],
+                 datasets: dict[str, "torch.utils.data.Dataset"], seed: int,
                  device: torch.device | str = "cpu") -> pd.DataFrame:
-    """t-SNE of ``features(x)`` over the images of several domains: columns x, y, digit, domain."""
-    vectors = torch.cat([metrics.outputs(features, d, device) for d in datasets.values()])
+    """t-SNE of ``features(x)`` over the images of several domains: columns x, y, digit, domain.
+
+    ``features`` is one network, or one per dataset (e.g. ADDA's source and target encoders)."""
+    networks = features if isinstance(features, dict) else dict.fromkeys(datasets, features)
+    vectors = torch.cat([metrics.outputs(networks[name], d, device) for name, d in datasets.items()])
     points = pd.DataFrame(tsne(vectors, seed), columns=["x", "y"])
     points["digit"] = pd.Categorical(torch.cat([d.labels for d in datasets.values()]).numpy())
     points["domain"] = np.repeat(list(datasets), [len(d) for d in datasets.values()])
@@ -93,6 +97,21 @@ def tsne_panels(embeddings: dict[str, pd.DataFrame]) -> plt.Figure:
         for ax in (by_class, by_domain):
             ax.set(xticks=[], yticks=[], xlabel="", ylabel="")
             ax.legend(fontsize=7, markerscale=1.5, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def method_curves(histories: dict[str, pd.DataFrame]) -> plt.Figure:
+    """One row per training, one panel per logged quantity (every column but ``step``) against the step."""
+    width = max(len(h.columns) - 1 for h in histories.values())
+    fig, axes = plt.subplots(len(histories), width, figsize=(3.4 * width, 2.6 * len(histories)), squeeze=False)
+    for row, (name, history) in zip(axes, histories.items()):
+        columns = [c for c in history if c != "step"]
+        for ax, column in zip(row, columns):
+            ax.plot(history["step"], history[column])
+            ax.set(title=f"{name}: {column}", xlabel="step")
+        for ax in row[len(columns):]:
+            ax.axis("off")
     fig.tight_layout()
     return fig
 

@@ -122,6 +122,8 @@ def load_records(paths) -> list[dict]:
 
 
 DANN_ROWS = {"source_only": "Trained on source", "dann": "Adaptation (DANN)", "target_only": "Trained on target"}
+UDA_ROWS = {"source_only": "Trained on source", "dann": "DANN", "adda": "ADDA", "pixelda": "PixelDA",
+            "selfensemble": "Self-ensembling", "target_only": "Trained on target"}
 
 
 def dann_table(records: list[dict]) -> pd.DataFrame:
@@ -130,17 +132,33 @@ def dann_table(records: list[dict]) -> pd.DataFrame:
     With several records for a pair (seeds) a cell reads 'mean ± std (n)'. Records of several DANN recipes
     get a column per pair and recipe.
     """
+    return accuracy_table(records, DANN_ROWS, split_by="recipe")
+
+
+def uda_table(records: list[dict]) -> pd.DataFrame:
+    """Problem 4's table: every method's accuracy on the target test split, one column per domain pair;
+    'not run' where no record of the pair has the method."""
+    return accuracy_table(records, UDA_ROWS)
+
+
+def accuracy_table(records: list[dict], rows: dict[str, str], split_by: str = "") -> pd.DataFrame:
+    """Rows ``rows`` (metric acc_<key> -> row name) by domain pair; 'mean ± std (n)' over several records.
+    ``split_by``: a parameter whose values, when the records differ in it, get a column each."""
     by_pair: dict[str, list[dict]] = {}
-    several_recipes = len({record["parameters"].get("recipe") for record in records}) > 1
+    split = split_by and len({record["parameters"].get(split_by) for record in records}) > 1
     for record in records:
         source, target = record["parameters"]["source"], record["parameters"]["target"]
         column = f"{DOMAIN_NAMES.get(source, source)} → {DOMAIN_NAMES.get(target, target)}"
-        if several_recipes:
-            column += f" ({record['parameters'].get('recipe')})"
+        if split:
+            column += f" ({record['parameters'].get(split_by)})"
         by_pair.setdefault(column, []).append(record["metrics"])
-    table = pd.DataFrame({column: {row: mean_std([m[f"acc_{key}"] for m in metrics])
-                                   for key, row in DANN_ROWS.items()}
-                          for column, metrics in by_pair.items()})
+
+    def cell(runs: list[dict], key: str) -> str:
+        values = [m[f"acc_{key}"] for m in runs if f"acc_{key}" in m]
+        return mean_std(values) if values else "not run"
+
+    table = pd.DataFrame({column: {row: cell(runs, key) for key, row in rows.items()}
+                          for column, runs in by_pair.items()})
     table.index.name = "accuracy on target test"
     return table
 

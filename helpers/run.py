@@ -20,10 +20,10 @@ import papermill
 from helpers import report, runtime
 
 NOTEBOOKS = {"gan": "1_gan.ipynb", "conditional": "2_conditional.ipynb", "dann": "3_dann.ipynb",
-             "vae": "5_vae.ipynb"}
+             "uda": "4_uda.ipynb", "vae": "5_vae.ipynb"}
 DANN_PAIRS = (("mnist", "mnistm"), ("synnum", "mnist"), ("mnistm", "optdigits"))
 TABLES = {"gan": report.gan_table, "dann": report.dann_table,  # a notebook's records -> its collected table
-          "vae": report.vae_table, "conditional": report.conditional_table}
+          "uda": report.uda_table, "vae": report.vae_table, "conditional": report.conditional_table}
 
 
 class RunFailed(RuntimeError):

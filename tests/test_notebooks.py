@@ -20,6 +20,7 @@ def cli(*args):
 @pytest.mark.parametrize("name,parameters", [("gan", ["-p", "tricks", "instance_noise=0.1"]),
                                              ("conditional", ["-p", "guidance", "1.5"]),
                                              ("dann", ["-p", "source", "mnist", "-p", "target", "mnistm"]),
+                                             ("uda", ["-p", "source", "synnum", "-p", "target", "mnist"]),
                                              ("vae", ["-p", "attribute", "Smiling"])])
 def test_notebook_runs_in_the_smoke_profile_and_writes_its_record(name, parameters):
     done = cli(name, "--profile", "smoke", "--seed", "1", *parameters)
@@ -30,6 +31,8 @@ def test_notebook_runs_in_the_smoke_profile_and_writes_its_record(name, paramete
                 "conditional": ("acc_evaluator", "acc_acgan", "acc_ddim", "acc_ddpm", "seconds_train_acgan",
                                 "seconds_train_diffusion", "seconds_sample_ddim", "seconds_sample_ddpm"),
                 "dann": ("acc_source_only", "acc_dann", "acc_target_only"),
+                "uda": ("acc_source_only", "acc_target_only", "acc_dann", "acc_adda", "acc_selfensemble",
+                        "seconds_train_dann", "seconds_train_adda", "seconds_train_selfensemble"),
                 "vae": ("mse_test", "kld_test", "identified_test", "seconds_train", "fid_vae")}[name]
     assert set(expected) <= set(record["metrics"])
     assert all(record["parameters"][key] == run.parse_value(value)

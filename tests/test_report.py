@@ -32,6 +32,16 @@ def test_dann_table_keeps_recipes_apart():
     assert table.loc["Adaptation (DANN)", "MNIST → MNIST-M (bn-adam)"] == "0.9500"
 
 
+def test_uda_table_has_a_row_per_method_and_says_what_was_not_run():
+    runs = [record("mnist", "mnistm", seed, (0.5, 0.9, 0.97)) for seed in (0, 1)]
+    for run, adda in zip(runs, (0.6, 0.7)):
+        run["metrics"]["acc_adda"] = adda
+    table = report.uda_table(runs)
+    assert list(table.index) == ["Trained on source", "DANN", "ADDA", "PixelDA", "Self-ensembling", "Trained on target"]
+    assert table.loc["ADDA", "MNIST → MNIST-M"] == "0.6500 ± 0.0707 (2)"
+    assert table.loc["PixelDA", "MNIST → MNIST-M"] == "not run"
+
+
 def test_run_record_holds_what_the_contract_names(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBOOK_RECORD", str(tmp_path / "r.json"))
     run = report.Run("dann", source="mnist", target="mnistm", profile="smoke", seed=3)

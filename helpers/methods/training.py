@@ -108,7 +108,8 @@ def fit_classifier(model: torch.nn.Module, labelled, *, steps: int, batch_size: 
 
 @torch.no_grad()
 def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
-    """Average ``model``'s weights into ``ema``; buffers (e.g. batch-norm statistics) are copied."""
+    """Average ``model``'s floating-point weights and buffers (e.g. batch-norm statistics) into ``ema``; integer
+    buffers (batch norm's count of batches) are copied."""
     for averaged, current in zip(ema.state_dict().values(), model.state_dict().values()):
         if averaged.dtype.is_floating_point:
             averaged.lerp_(current, 1 - decay)  # θ̄ ← decay θ̄ + (1 − decay) θ

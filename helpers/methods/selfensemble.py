@@ -1,0 +1,105 @@
+"""Self-ensembling for domain adaptation (French et al., ICLR 2018), after the mean teacher.
+
+A student network learns the source labels while matching, on unlabelled target images, the predictions of a
+teacher whose weights are the exponential moving average of its own. Student and teacher see two differently
+augmented views of each target image (``augment``); only images the teacher is confident about count
+(confidence thresholding), and a class-balance loss stops the student from sending the target images to a few
+classes. Source and target images go through the network in batches of their own, so that batch norm
+normalises each domain with its own statistics. The teacher is the model that is evaluated.
+"""
+from __future__ import annotations
+
+import copy
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from tqdm.auto import trange
+
+from helpers.data.digits import DigitSet
+from helpers.methods.training import History, Optimizer, check_loss, shuffled_batches, update_ema
+from helpers.models.uda import DANN
+
+SHIFT = 2.0  # the largest translation, in pixels
+AFFINE_STD = 0.1  # σ of the random perturbation of the 2×2 affine matrix
+INTENSITY_SCALE = (0.5, 1.5)  # range of the per-image intensity scale
+INTENSITY_OFFSET = (-0.5, 0.5)  # range of the per-image intensity offset (images are in [-1, 1])
+NOISE_STD = 0.1  # σ of the Gaussian noise added to every pixel
+
+
+def _uniform(n: int, low_high: tuple[float, float], generator: torch.Generator) -> torch.Tensor:
+    low, high = low_high
+    return low + (high - low) * torch.rand(n, 1, 1, 1, generator=generator)  # U(low, high), one per image
+
+
+def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """A random view of each image of the batch ``x``, every number drawn from ``generator``: a small affine warp
+    with a shift of up to ``SHIFT`` pixels, an intensity scale and offset, then Gaussian noise."""
+    n, _, h, w = x.shape
+    linear = torch.eye(2) + AFFINE_STD * torch.randn(n, 2, 2, generator=generator)  # A = I + ε, ε ~ N(0, σ²)
+    shift = SHIFT * (2 * torch.rand(n, 2, 1, generator=generator) - 1)  # t ~ U(−SHIFT, SHIFT) pixels along x and y
+    theta = torch.cat([linear, shift * 2 / torch.tensor([[w], [h]])], 2)  # the grid spans 2 units per side
+    grid = F.affine_grid(theta.to(x), list(x.shape), align_corners=False)
+    warped = F.grid_sample(x, grid, padding_mode="border", align_corners=False)
+    scale, offset = _uniform(n, INTENSITY_SCALE, generator), _uniform(n, INTENSITY_OFFSET, generator)
+    noise = NOISE_STD * torch.randn(x.shape, generator=generator)
+    return scale.to(x) * warped + offset.to(x) + noise.to(x)  # s x̃ + o + n, n ~ N(0, σ²)
+
+
+def consistency_loss(p_student: torch.Tensor, p_teacher: torch.Tensor,
+                     threshold: float) -> tuple[torch.Tensor, float]:
+    """The self-ensembling loss between student and teacher class probabilities (N×K) on two views of the same
+    images, counting only the images the teacher is confident about; and the fraction of those images."""
+    mask = (p_teacher.max(1).values > threshold).float()  # m_i = [max_k p_t,i,k > τ]
+    loss = (mask * ((p_student - p_teacher) ** 2).sum(1)).mean()  # L_c = mean_i m_i ‖p_s,i − p_t,i‖²
+    return loss, mask.mean().item()
+
+
+def class_balance_loss(p_student: torch.Tensor) -> torch.Tensor:
+    """The binary cross-entropy between the batch's mean class probabilities (N×K -> K) and the uniform 1/K,
+    summed over the K classes."""
+    p_mean = p_student.mean(0)  # p̄_k = mean_i p_s,i,k
+    q = torch.full_like(p_mean, 1 / len(p_mean))  # q_k = 1/K, uniform
+    # L_b = −Σ_k [q_k log p̄_k + (1 − q_k) log(1 − p̄_k)]
+    return -(q * p_mean.log() + (1 - q) * (1 - p_mean).log()).sum()
+
+
+def train(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, batch_size: int, seed: int,
+          lr: float = 1e-3, ema_decay: float = 0.99, threshold: float = 0.968, consistency_weight: float = 3.0,
+          balance_weight: float = 0.005, device: torch.device | str = "cpu", desc: str = "self-ensembling",
+          log_points: int = 100) -> tuple[DANN, pd.DataFrame]:
+    """Self-ensembling: ``model`` (only G_f and G_y) is the student, trained in place on L_y over augmented labelled
+    ``source`` batches plus w (L_c + β m̄ L_b) over unlabelled ``target`` batches; the teacher follows its EMA.
+
+    The defaults are those of the authors' code for digits: Adam lr 1e-3, EMA decay 0.99, τ 0.968, w 3, β 0.005,
+    and the class-balance term scaled by the fraction m̄ of confident target images.
+    The teacher runs in training mode, as the student does, so that batch norm normalises the target batch
+    with its own statistics. Returns the teacher (in eval mode) and the training curves (class_loss,
+    consistency_loss, mask_fraction, balance_loss); FloatingPointError, naming the step, if the loss diverges.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    source_batches = shuffled_batches(len(source), batch_size, generator)
+    target_batches = shuffled_batches(len(target), batch_size, generator)
+    student = model.to(device).train()
+    teacher = copy.deepcopy(student).requires_grad_(False)
+    opt = Optimizer("adam", lr).build(student.parameters())
+    history = History(steps, log_points)
+    for step in trange(1, steps + 1, desc=desc):
+        x, y = (t.to(device) for t in source.batch(next(source_batches)))
+        x_target = target.batch(next(target_batches))[0].to(device)
+        class_loss = F.cross_entropy(student(augment(x, generator)), y)  # L_y on labelled source images
+        p_student = student(augment(x_target, generator)).softmax(1)  # p_s = f_θ(aug(x_t))
+        with torch.no_grad():
+            p_teacher = teacher(augment(x_target, generator)).softmax(1)  # p_t = f_θ̄(aug′(x_t))
+        consistency, mask_fraction = consistency_loss(p_student, p_teacher, threshold)
+        balance = class_balance_loss(p_student)
+        unsupervised = consistency + balance_weight * mask_fraction * balance  # L_u = L_c + β m̄ L_b
+        loss = class_loss + consistency_weight * unsupervised  # L = L_y + w L_u
+        check_loss(loss, desc, step)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        update_ema(teacher, student, ema_decay)  # θ̄ ← α θ̄ + (1 − α) θ
+        history.log(step, class_loss=class_loss.item(), consistency_loss=consistency.item(),
+                    mask_fraction=mask_fraction, balance_loss=balance.item())
+    return teacher.eval(), history.frame()
