@@ -67,7 +67,8 @@ class Optimizer:
         raise ValueError(f"unknown optimizer {self.name!r}; expected 'sgd' or 'adam'")
 
     def lr_at(self, p: float) -> float:
-        return self.lr / (1 + 10 * p) ** 0.75 if self.annealed else self.lr  # μ_p = μ_0 / (1 + α p)^β, α 10, β .75
+        # μ_p = μ_0 / (1 + α p)^β with α = 10, β = 0.75
+        return self.lr / (1 + 10 * p) ** 0.75 if self.annealed else self.lr
 
     def set_progress(self, optimizer: torch.optim.Optimizer, p: float) -> float:
         """Set the learning rate for progress ``p``; return it."""

@@ -56,7 +56,8 @@ def domain_adversarial_loss(discriminator: nn.Module, f_s: torch.Tensor, f_t: to
     """L_d, the cross-entropy of ``discriminator`` telling source features ``f_s`` (0) from target ``f_t`` (1),
     seen through the gradient reversal layer R_λ; and the discriminator's accuracy on the batch.
 
-    Minimising it trains the discriminator as usual while the features receive −λ ∂L_d/∂f: they learn to confuse it.
+    Minimising it trains the discriminator as usual while the features receive −λ ∂L_d/∂f: they learn to
+    confuse it.
     ``separate_domains``: the discriminator sees each domain's features in a batch of their own.
     """
     f_s, f_t = reverse_gradient(f_s, lambd), reverse_gradient(f_t, lambd)  # R_λ(f)
@@ -70,7 +71,8 @@ def domain_adversarial_loss(discriminator: nn.Module, f_s: torch.Tensor, f_t: to
 def train_dann(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, batch_size: int, seed: int,
                recipe: Recipe = RECIPES["in-sgd"], device: torch.device | str = "cpu", desc: str = "dann",
                log_points: int = 100) -> pd.DataFrame:
-    """DANN: L_y on labelled ``source`` batches plus L_d on source and unlabelled ``target`` batches, R_λ weighted by λ_p.
+    """DANN: L_y on labelled ``source`` batches plus L_d on source and unlabelled ``target`` batches, R_λ
+    weighted by λ_p.
 
     Returns the training curves (class and domain losses, domain accuracy, λ_p, learning rate);
     FloatingPointError, naming the step, if the loss stops being finite.
