@@ -2,7 +2,7 @@
 
 A student network learns the source labels while matching, on unlabelled target images, the predictions of a
 teacher whose weights are the exponential moving average of its own. Student and teacher see two differently
-augmented views of each target image (``augment``); only images the teacher is confident about count
+augmented views of each target image (``augment.random_view``); only images the teacher is confident about count
 (confidence thresholding), and a class-balance loss stops the student from sending the target images to a few
 classes. Source and target images go through the network in batches of their own, so that batch norm
 normalises each domain with its own statistics. The teacher is the model that is evaluated.
@@ -17,33 +17,9 @@ import torch.nn.functional as F
 from tqdm.auto import trange
 
 from helpers.data.digits import DigitSet
+from helpers.methods.augment import random_view
 from helpers.methods.training import History, Optimizer, check_loss, shuffled_batches, update_ema
 from helpers.models.uda import DANN
-
-SHIFT = 2.0  # the largest translation, in pixels
-AFFINE_STD = 0.1  # σ of the random perturbation of the 2×2 affine matrix
-INTENSITY_SCALE = (0.5, 1.5)  # range of the per-image intensity scale
-INTENSITY_OFFSET = (-0.5, 0.5)  # range of the per-image intensity offset (images are in [-1, 1])
-NOISE_STD = 0.1  # σ of the Gaussian noise added to every pixel
-
-
-def _uniform(n: int, low_high: tuple[float, float], generator: torch.Generator) -> torch.Tensor:
-    low, high = low_high
-    return low + (high - low) * torch.rand(n, 1, 1, 1, generator=generator)  # U(low, high), one per image
-
-
-def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """A random view of each image of the batch ``x``, every number drawn from ``generator``: a small affine warp
-    with a shift of up to ``SHIFT`` pixels, an intensity scale and offset, then Gaussian noise."""
-    n, _, h, w = x.shape
-    linear = torch.eye(2) + AFFINE_STD * torch.randn(n, 2, 2, generator=generator)  # A = I + ε, ε ~ N(0, σ²)
-    shift = SHIFT * (2 * torch.rand(n, 2, 1, generator=generator) - 1)  # t ~ U(−SHIFT, SHIFT) pixels along x and y
-    theta = torch.cat([linear, shift * 2 / torch.tensor([[w], [h]])], 2)  # the grid spans 2 units per side
-    grid = F.affine_grid(theta.to(x), list(x.shape), align_corners=False)
-    warped = F.grid_sample(x, grid, padding_mode="border", align_corners=False)
-    scale, offset = _uniform(n, INTENSITY_SCALE, generator), _uniform(n, INTENSITY_OFFSET, generator)
-    noise = NOISE_STD * torch.randn(x.shape, generator=generator)
-    return scale.to(x) * warped + offset.to(x) + noise.to(x)  # s x̃ + o + n, n ~ N(0, σ²)
 
 
 def consistency_loss(p_student: torch.Tensor, p_teacher: torch.Tensor,
@@ -87,10 +63,10 @@ def train(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, batch_
     for step in trange(1, steps + 1, desc=desc):
         x, y = (t.to(device) for t in source.batch(next(source_batches)))
         x_target = target.batch(next(target_batches))[0].to(device)
-        class_loss = F.cross_entropy(student(augment(x, generator)), y)  # L_y on labelled source images
-        p_student = student(augment(x_target, generator)).softmax(1)  # p_s = f_θ(aug(x_t))
+        class_loss = F.cross_entropy(student(random_view(x, generator)), y)  # L_y on labelled source images
+        p_student = student(random_view(x_target, generator)).softmax(1)  # p_s = f_θ(aug(x_t))
         with torch.no_grad():
-            p_teacher = teacher(augment(x_target, generator)).softmax(1)  # p_t = f_θ̄(aug′(x_t))
+            p_teacher = teacher(random_view(x_target, generator)).softmax(1)  # p_t = f_θ̄(aug′(x_t))
         consistency, mask_fraction = consistency_loss(p_student, p_teacher, threshold)
         balance = class_balance_loss(p_student)
         unsupervised = consistency + balance_weight * mask_fraction * balance  # L_u = L_c + β m̄ L_b
