@@ -68,3 +68,20 @@ def test_a_diverging_fit_stops_and_names_the_step():
         model[1].bias.fill_(float("nan"))
     with pytest.raises(FloatingPointError, match="at step 1"):
         fit(model)
+
+
+def test_adapt_batchnorm_sets_the_running_statistics_to_the_images_and_leaves_the_rest_alone():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Dropout(0.5), nn.BatchNorm2d(4, momentum=0.3)).train()
+    images = digit_set(n=40)
+    before = {k: v.clone() for k, v in model.state_dict().items() if "running" not in k and "num_batches" not in k}
+    training.adapt_batchnorm(model, images, batch_size=10)
+    with torch.no_grad():
+        inputs = model[0](images.batch(torch.arange(40))[0])  # no dropout: it stays in eval mode
+        means = inputs.mean((0, 2, 3))
+        variances = torch.stack([inputs[i:i + 10].var((0, 2, 3), unbiased=True) for i in range(0, 40, 10)]).mean(0)
+    norm = model[2]
+    assert torch.allclose(norm.running_mean, means, atol=1e-5)  # the average of the 4 batches' means
+    assert torch.allclose(norm.running_var, variances, atol=1e-5)
+    assert norm.momentum == 0.3 and model.training and norm.training
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())  # the weights did not move

@@ -1,10 +1,11 @@
+import copy
 import math
 
 import pytest
 import torch
 from fakes import digit_set
 
-from helpers.methods import uda
+from helpers.methods import training, uda
 from helpers.models.uda import DANN, NETWORKS, reverse_gradient
 
 
@@ -53,7 +54,8 @@ def test_networks_give_class_logits_and_features_of_their_size(network):
 def test_recipes_are_named_and_an_unknown_one_is_refused():
     assert uda.recipe("paper").network == "paper" and uda.recipe("paper").optimizer == uda.PAPER_SGD
     assert uda.recipe("bn-adam").separate_domains
-    with pytest.raises(ValueError, match="'sgd'.*'bn-adam', 'in-sgd', 'paper'"):
+    assert uda.recipe("warp-adabn").warp and uda.recipe("warp-adabn").target_statistics
+    with pytest.raises(ValueError, match="'sgd'.*'bn-adam', 'in-sgd', 'paper', 'warp-adabn'"):
         uda.recipe("sgd")
 
 
@@ -89,3 +91,20 @@ def test_a_diverging_run_stops_and_names_the_step():
         model.classifier[-1].bias.fill_(float("nan"))
     with pytest.raises(FloatingPointError, match="at step 1"):
         uda.train(model, digit_set(), unlabelled=digit_set(seed=1), steps=5, batch_size=16, seed=0)
+
+
+def test_the_warp_recipe_warps_both_domains_and_ends_with_the_targets_batchnorm_statistics(monkeypatch):
+    warped = []
+    monkeypatch.setattr(uda, "warp", lambda x, generator: warped.append(len(x)) or x.flip(3))
+    recipe = uda.recipe("warp-adabn")
+    torch.manual_seed(0)
+    model = DANN(recipe.network)
+    target = digit_set(seed=1, domain="b")
+    uda.train(model, digit_set(), unlabelled=target, steps=3, batch_size=16, seed=3, recipe=recipe)
+    assert warped == [16, 16] * 3  # a source and a target batch at each step
+    expected = copy.deepcopy(model)
+    training.adapt_batchnorm(expected, target)
+    assert torch.equal(model.features[1].running_mean, expected.features[1].running_mean)  # already the target's
+    warped.clear()
+    uda.train(DANN(recipe.network), digit_set(), steps=2, batch_size=16, seed=3, recipe=recipe)
+    assert warped == [16, 16]  # trained on source (or target) alone: its one batch per step

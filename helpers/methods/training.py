@@ -108,6 +108,26 @@ def fit_classifier(model: torch.nn.Module, labelled, *, steps: int, batch_size: 
 
 
 @torch.no_grad()
+def adapt_batchnorm(model: torch.nn.Module, images, *, batch_size: int = 500,
+                    device: torch.device | str = "cpu") -> None:
+    """AdaBN (Li et al., 2016): batch norm's running statistics re-estimated as the average over every batch of
+    ``images`` (a set with ``batch(index)``, e.g. the target's training images) going through ``model``; the
+    weights are unchanged, and so is every other layer's mode (dropout stays off)."""
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    momenta, was_training = [norm.momentum for norm in norms], model.training
+    model.to(device).eval()
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # a cumulative average over the batches
+        norm.train()
+    for start in range(0, len(images), batch_size):
+        model(images.batch(torch.arange(start, min(start + batch_size, len(images))))[0].to(device))
+    for norm, momentum in zip(norms, momenta):
+        norm.momentum = momentum
+    model.train(was_training)
+
+
+@torch.no_grad()
 def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
     """Average ``model``'s floating-point weights and buffers (e.g. batch-norm statistics) into ``ema``; integer
     buffers (batch norm's count of batches) are copied."""

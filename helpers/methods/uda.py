@@ -18,7 +18,8 @@ from torch import nn
 from tqdm.auto import trange
 
 from helpers.data.digits import DigitSet
-from helpers.methods.training import History, Optimizer, check_loss, fit_classifier, shuffled_batches
+from helpers.methods.augment import warp
+from helpers.methods.training import History, Optimizer, adapt_batchnorm, check_loss, fit_classifier, shuffled_batches
 from helpers.models.uda import DANN, reverse_gradient
 
 PAPER_SGD = Optimizer("sgd", lr=0.01, momentum=0.9, annealed=True)  # μ_0 = 0.01, α = 10, β = 0.75
@@ -26,19 +27,28 @@ PAPER_SGD = Optimizer("sgd", lr=0.01, momentum=0.9, annealed=True)  # μ_0 = 0.0
 
 @dataclass(frozen=True)
 class Recipe:
-    """How a network is trained: its layers (``models.uda.NETWORKS``), its optimizer, and whether source and
-    target images go through it in one batch or in a batch each (so that batch norm sees one domain at a time)."""
+    """How a network is trained: its layers (``models.uda.NETWORKS``), its optimizer, whether source and
+    target images go through it in one batch or in a batch each (so that batch norm sees one domain at a time),
+    whether it trains on randomly warped images (``augment.warp``), and whether DANN ends by re-estimating batch
+    norm's statistics on the target's training images (AdaBN, ``training.adapt_batchnorm``)."""
 
     network: str
     optimizer: Optimizer
     separate_domains: bool
+    warp: bool = False
+    target_statistics: bool = False
+
+    def view(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return warp(x, generator) if self.warp else x
 
 
 RECIPES = {
-    "in-sgd": Recipe("in", PAPER_SGD, separate_domains=False),  # the default
+    "in-sgd": Recipe("in", PAPER_SGD, separate_domains=False),
     "paper": Recipe("paper", PAPER_SGD, separate_domains=False),  # Ganin et al. 2016, as published
     "bn-adam": Recipe("bn", Optimizer("adam", lr=1e-3), separate_domains=True),
+    "warp-adabn": Recipe("bn", Optimizer("adam", lr=1e-3), separate_domains=True, warp=True, target_statistics=True),
 }
+DEFAULT = "warp-adabn"
 
 
 def recipe(name: str) -> Recipe:
@@ -69,7 +79,7 @@ def domain_adversarial_loss(discriminator: nn.Module, f_s: torch.Tensor, f_t: to
 
 
 def train_dann(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, batch_size: int, seed: int,
-               recipe: Recipe = RECIPES["in-sgd"], device: torch.device | str = "cpu", desc: str = "dann",
+               recipe: Recipe = RECIPES[DEFAULT], device: torch.device | str = "cpu", desc: str = "dann",
                log_points: int = 100) -> pd.DataFrame:
     """DANN: L_y on labelled ``source`` batches plus L_d on source and unlabelled ``target`` batches, R_λ
     weighted by λ_p.
@@ -86,8 +96,9 @@ def train_dann(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, b
     for step in trange(1, steps + 1, desc=desc):
         p = (step - 1) / steps
         lr, lambd = recipe.optimizer.set_progress(opt, p), grl_weight(p)
-        x, y = (t.to(device) for t in source.batch(next(source_batches)))
-        x_target = target.batch(next(target_batches))[0].to(device)
+        x, y = source.batch(next(source_batches))
+        x, y = recipe.view(x, generator).to(device), y.to(device)
+        x_target = recipe.view(target.batch(next(target_batches))[0], generator).to(device)
         if recipe.separate_domains:  # batch norm normalises each domain with its own statistics
             f_s, f_t = model.features(x), model.features(x_target)
         else:
@@ -104,15 +115,18 @@ def train_dann(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, b
         opt.step()
         history.log(step, class_loss=class_loss.item(), train_accuracy=(logits.argmax(1) == y).float().mean().item(),
                     domain_loss=domain_loss.item(), domain_accuracy=domain_accuracy, lr=lr, **{"lambda": lambd})
+    if recipe.target_statistics:
+        adapt_batchnorm(model, target, device=device)
     return history.frame()
 
 
 def train(model: DANN, labelled: DigitSet, *, steps: int, batch_size: int, seed: int,
-          unlabelled: DigitSet | None = None, recipe: Recipe = RECIPES["in-sgd"],
+          unlabelled: DigitSet | None = None, recipe: Recipe = RECIPES[DEFAULT],
           device: torch.device | str = "cpu", desc: str = "train", log_points: int = 100) -> pd.DataFrame:
     """DANN when ``unlabelled`` (target images) is given, else plain supervised training on ``labelled``."""
     if unlabelled is None:
         return fit_classifier(model, labelled, steps=steps, batch_size=batch_size, seed=seed,
-                              optimizer=recipe.optimizer, device=device, desc=desc, log_points=log_points)
+                              optimizer=recipe.optimizer, augment=recipe.view if recipe.warp else None,
+                              device=device, desc=desc, log_points=log_points)
     return train_dann(model, labelled, unlabelled, steps=steps, batch_size=batch_size, seed=seed, recipe=recipe,
                       device=device, desc=desc, log_points=log_points)
