@@ -54,7 +54,9 @@ def adapt(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, batch_
     generator = torch.Generator().manual_seed(seed)
     source_batches = shuffled_batches(len(source), batch_size, generator)
     target_batches = shuffled_batches(len(target), batch_size, generator)
-    source_encoder = copy.deepcopy(model.features).requires_grad_(False).to(device).eval()  # E_s, frozen
+    # E_s, frozen, runs as E_t does (training mode: batch statistics of its own domain, dropout), so that D cannot
+    # tell the encoders apart by their mode instead of by the domain
+    source_encoder = copy.deepcopy(model.features).requires_grad_(False).to(device).train()
     adapted = copy.deepcopy(model).to(device)  # E_t starts as E_s
     adapted.classifier.requires_grad_(False).eval()  # C, frozen
     adapted.discriminator = FeatureDiscriminator(model.n_features).to(device)  # D
@@ -63,7 +65,8 @@ def adapt(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, batch_
     opt_e = torch.optim.Adam(encoder.parameters(), lr=lr, betas=betas)
     history = History(steps, log_points)
     for step in trange(1, steps + 1, desc=desc):
-        f_s = source_encoder(source.batch(next(source_batches))[0].to(device))  # E_s(x_s)
+        with torch.no_grad():
+            f_s = source_encoder(source.batch(next(source_batches))[0].to(device))  # E_s(x_s)
         f_t = encoder(target.batch(next(target_batches))[0].to(device))  # E_t(x_t)
         d_s, d_t = discriminator(f_s), discriminator(f_t.detach())
         loss_d = discriminator_loss(d_s, d_t)
