@@ -127,6 +127,15 @@ def image_grid(images: torch.Tensor, title: str = "", columns: int = 8) -> plt.F
     return fig
 
 
+def translation_grid(source: torch.Tensor, translated: torch.Tensor, target: torch.Tensor,
+                     columns: int = 8) -> plt.Figure:
+    """Rows of source images, each followed by the row of their translations; a last row of real target images
+    for comparison. All N×3×H×W in [-1, 1], N a multiple of ``columns``."""
+    rows = torch.stack([source.unflatten(0, (-1, columns)), translated.unflatten(0, (-1, columns))], 1)
+    images = torch.cat([rows.flatten(0, 2), target[:columns]])
+    return image_grid(images, "source row, its translation below; last row: real target images", columns)
+
+
 def reverse_process(trace: dict[int, torch.Tensor], shown: int = 6, title: str = "") -> plt.Figure:
     """x_t of one sample at ``shown`` timesteps evenly spaced from T (noise) to 0 (the image)."""
     ts = sorted(trace, reverse=True)

@@ -1,4 +1,5 @@
 import pandas as pd
+import pytest
 import torch
 from fakes import digit_set
 from torch import nn
@@ -32,3 +33,11 @@ def test_method_curves_draws_a_panel_per_logged_quantity():
     fig = figures.method_curves(histories)
     titles = [ax.get_title() for ax in fig.axes if ax.axison]
     assert titles == ["a: loss", "a: accuracy", "b: loss"]
+
+
+def test_translation_grid_puts_each_translation_row_under_its_source_row_and_target_images_last():
+    source, translated, target = -torch.ones(16, 3, 4, 4), torch.ones(16, 3, 4, 4), torch.zeros(8, 3, 4, 4)
+    fig = figures.translation_grid(source, translated, target, columns=8)
+    grid = fig.axes[0].images[0].get_array()  # 5 rows of 4-pixel images with 2 pixels of padding
+    row_means = [grid[2 + 6 * r: 6 + 6 * r, 2:6].mean() for r in range(5)]
+    assert row_means == pytest.approx([0, 1, 0, 1, 0.5], abs=1e-6)  # black, white, black, white, grey

@@ -31,8 +31,9 @@ def test_notebook_runs_in_the_smoke_profile_and_writes_its_record(name, paramete
                 "conditional": ("acc_evaluator", "acc_acgan", "acc_ddim", "acc_ddpm", "seconds_train_acgan",
                                 "seconds_train_diffusion", "seconds_sample_ddim", "seconds_sample_ddpm"),
                 "dann": ("acc_source_only", "acc_dann", "acc_target_only"),
-                "uda": ("acc_source_only", "acc_target_only", "acc_dann", "acc_adda", "acc_selfensemble",
-                        "seconds_train_dann", "seconds_train_adda", "seconds_train_selfensemble"),
+                "uda": ("acc_source_only", "acc_target_only", "acc_dann", "acc_adda", "acc_pixelda", "acc_selfensemble",
+                        "seconds_train_dann", "seconds_train_adda", "seconds_train_pixelda",
+                        "seconds_train_selfensemble", "seconds_train_source_only", "seconds_train_target_only"),
                 "vae": ("mse_test", "kld_test", "identified_test", "seconds_train", "fid_vae")}[name]
     assert set(expected) <= set(record["metrics"])
     assert all(record["parameters"][key] == run.parse_value(value)
