@@ -1,6 +1,6 @@
 """Quality bar of problem 3: DANN on the built-in MNIST → MNIST-M pair, over several seeds and recipes.
 
-    python benchmarks/dann.py [--profile cpu] [--seeds 0 1 2] [--recipes warp-adabn bn-adam in-sgd paper]
+    python benchmarks/dann.py [--profile cpu] [--seeds 0 1 2] [--recipes in-sgd paper bn-adam warp-adabn]
                               [--source mnist] [--target mnistm]
 
 Runs the notebook once per seed and recipe through the runner and prints, from the records, the accuracy of each
@@ -22,7 +22,7 @@ os.environ.setdefault("WORKBOOK_FIGURES", str(runtime.folder("runs") / "benchmar
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--profile", default="cpu")
 parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-parser.add_argument("--recipes", nargs="+", default=[uda.DEFAULT, "bn-adam", "in-sgd", "paper"])
+parser.add_argument("--recipes", nargs="+", default=list(uda.RECIPES))
 parser.add_argument("--source", default="mnist")
 parser.add_argument("--target", default="mnistm")
 args = parser.parse_args()

@@ -1,5 +1,5 @@
-"""What makes the default DANN recipe (warp-adabn) work: each of its changes from the paper's recipe undone, one at
-a time, on the pairs where they pull in opposite directions.
+"""What makes the warp-adabn DANN recipe work: each of its changes from the paper's recipe undone, one at a time, on
+the pairs where they pull in opposite directions.
 
     python benchmarks/dann_ablation.py [--profile cpu] [--seed 0] [--pairs mnist:mnistm synnum:mnist]
 

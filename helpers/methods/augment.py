@@ -1,4 +1,4 @@
-"""Random views of digit images: ``warp``, a small random affine warp and shift (what DANN's ``bn-adam-warp`` recipe
+"""Random views of digit images: ``warp``, a small random affine warp and shift (what DANN's ``warp-adabn`` recipe
 trains on), and ``random_view``, a warp followed by a random intensity scale and offset and Gaussian noise (what
 self-ensembling's student and teacher see)."""
 from __future__ import annotations

@@ -48,7 +48,7 @@ RECIPES = {
     "bn-adam": Recipe("bn", Optimizer("adam", lr=1e-3), separate_domains=True),
     "warp-adabn": Recipe("bn", Optimizer("adam", lr=1e-3), separate_domains=True, warp=True, target_statistics=True),
 }
-DEFAULT = "warp-adabn"
+DEFAULT = "in-sgd"
 
 
 def recipe(name: str) -> Recipe:
