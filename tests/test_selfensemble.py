@@ -5,7 +5,7 @@ import pytest
 import torch
 from fakes import digit_set
 
-from helpers.methods import selfensemble
+from helpers.methods import selfensemble, training
 from helpers.models.uda import DANN
 
 
@@ -50,6 +50,14 @@ def test_the_teacher_is_the_moving_average_of_the_student():
             assert not torch.equal(s, old), name
         assert torch.allclose(t, 0.9 * old + 0.1 * s, atol=1e-7), name  # θ̄ = α θ̄_0 + (1 − α) θ_1
         assert not t.requires_grad
+
+
+def test_the_teacher_ends_with_the_targets_batchnorm_statistics():
+    teacher, _ = run(new_model())
+    expected = copy.deepcopy(teacher)
+    training.adapt_batchnorm(expected, digit_set(seed=1, domain="b"))
+    for name, value in teacher.state_dict().items():
+        assert torch.equal(value, expected.state_dict()[name]), name
 
 
 def test_train_is_reproducible_and_logs_its_curves():

@@ -18,7 +18,8 @@ from tqdm.auto import trange
 
 from helpers.data.digits import DigitSet
 from helpers.methods.augment import random_view
-from helpers.methods.training import History, Optimizer, check_loss, shuffled_batches, update_ema
+from helpers.methods.training import (History, Optimizer, adapt_batchnorm, check_loss, shuffled_batches,
+                                      update_ema)
 from helpers.models.uda import DANN
 
 
@@ -50,8 +51,10 @@ def train(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, batch_
     The defaults are those of the authors' code for digits: Adam lr 1e-3, EMA decay 0.99, τ 0.968, w 3, β 0.005,
     and the class-balance term scaled by the fraction m̄ of confident target images.
     The teacher runs in training mode, as the student does, so that batch norm normalises the target batch
-    with its own statistics. Returns the teacher (in eval mode) and the training curves (class_loss,
-    consistency_loss, mask_fraction, balance_loss); FloatingPointError, naming the step, if the loss diverges.
+    with its own statistics; at the end its running statistics are re-estimated on the target's training
+    images (AdaBN), so that it is tested as it predicted in training. Returns the teacher (in eval mode) and
+    the training curves (class_loss, consistency_loss, mask_fraction, balance_loss); FloatingPointError,
+    naming the step, if the loss diverges.
     """
     generator = torch.Generator().manual_seed(seed)
     source_batches = shuffled_batches(len(source), batch_size, generator)
@@ -78,4 +81,5 @@ def train(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, batch_
         update_ema(teacher, student, ema_decay)  # θ̄ ← α θ̄ + (1 − α) θ
         history.log(step, class_loss=class_loss.item(), consistency_loss=consistency.item(),
                     mask_fraction=mask_fraction, balance_loss=balance.item())
+    adapt_batchnorm(teacher, target, device=device)
     return teacher.eval(), history.frame()
