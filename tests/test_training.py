@@ -85,3 +85,13 @@ def test_adapt_batchnorm_sets_the_running_statistics_to_the_images_and_leaves_th
     assert torch.allclose(norm.running_var, variances, atol=1e-5)
     assert norm.momentum == 0.3 and model.training and norm.training
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())  # the weights did not move
+
+
+def test_descend_takes_one_step_on_a_finite_loss_and_refuses_a_diverged_one():
+    w = nn.Parameter(torch.tensor([1.0]))
+    opt = torch.optim.SGD([w], lr=0.1)
+    assert training.descend(opt, (w ** 2).sum(), "toy", 1) == 1.0
+    assert w.item() == pytest.approx(0.8)  # w − 0.1 · 2w
+    with pytest.raises(FloatingPointError, match="the toy loss is nan at step 2"):
+        training.descend(opt, w.sum() * float("nan"), "toy", 2)
+    assert w.item() == pytest.approx(0.8)  # no step taken

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from tqdm.auto import trange
 
 from helpers.data.digits import DigitSet
-from helpers.methods.training import History, check_loss, shuffled_batches
+from helpers.methods.training import History, descend, shuffled_batches
 from helpers.models.adda import FeatureDiscriminator
 from helpers.models.uda import DANN
 
@@ -70,14 +70,8 @@ def adapt(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, batch_
         f_t = encoder(target.batch(next(target_batches))[0].to(device))  # E_t(x_t)
         d_s, d_t = discriminator(f_s), discriminator(f_t.detach())
         loss_d = discriminator_loss(d_s, d_t)
-        check_loss(loss_d, f"{desc} discriminator", step)
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
+        descend(opt_d, loss_d, f"{desc} discriminator", step)
         loss_e = encoder_loss(discriminator(f_t))
-        check_loss(loss_e, f"{desc} target encoder", step)
-        opt_e.zero_grad(set_to_none=True)
-        loss_e.backward()
-        opt_e.step()
+        descend(opt_e, loss_e, f"{desc} target encoder", step)
         history.log(step, loss_d=loss_d.item(), loss_e=loss_e.item(), domain_accuracy=domain_accuracy(d_s, d_t))
     return adapted.eval(), history.frame()

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from helpers import runtime
-from helpers.methods.training import check_loss, ema_decay, update_ema
+from helpers.methods.training import descend, ema_decay, update_ema
 from helpers.models import gan as models
 
 
@@ -227,15 +227,9 @@ def train(state: GANState, images, *, steps: int, batch_size: int, device: torch
                 penalty = gradient_penalty(d, real, fake, state.rng)
                 loss_d = loss_d + rule.gp_weight * penalty  # L_D = E[D(x̃)] − E[D(x)] + λ GP
                 stats |= {"wasserstein": -stats["loss_d"], "penalty": penalty.item(), "loss_d": loss_d.item()}
-            check_loss(loss_d, f"{state.method} discriminator", state.step)
-            state.opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            state.opt_d.step()
+            descend(state.opt_d, loss_d, f"{state.method} discriminator", state.step)
         loss_g = generator_loss(rule, d(generated))
-        check_loss(loss_g, f"{state.method} generator", state.step)
-        state.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        state.opt_g.step()
+        descend(state.opt_g, loss_g, f"{state.method} generator", state.step)
         update_ema(state.ema, g, ema_decay(state.step, rule.ema_decay))
         state.step += 1
         bar.update()

@@ -16,7 +16,7 @@ from tqdm.auto import trange
 
 from helpers.data.digits import DigitSet
 from helpers.methods.adda import domain_accuracy
-from helpers.methods.training import History, check_loss, shuffled_batches
+from helpers.methods.training import History, descend, shuffled_batches
 from helpers.models.pixelda import NOISE, Discriminator, Generator
 from helpers.models.uda import DANN
 
@@ -74,18 +74,12 @@ def train(task: DANN, source: DigitSet, target: DigitSet, *, steps: int, batch_s
         fake = g(x, noise(len(x), generator).to(device))  # G(x_s, z)
         d_real, d_fake = d(x_target), d(fake.detach())
         loss_d = discriminator_loss(d_real, d_fake)
-        check_loss(loss_d, f"{desc} discriminator", step)
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
+        descend(opt_d, loss_d, f"{desc} discriminator", step)
         loss_g = generator_loss(d(fake))
         logits = task(torch.cat([x, fake]))  # T on source images and their translations, same labels
         task_loss = F.cross_entropy(logits, torch.cat([y, y]))  # L_t
         loss = loss_g + task_weight * task_loss
-        check_loss(loss, f"{desc} generator and task", step)
-        opt_gt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt_gt.step()
+        descend(opt_gt, loss, f"{desc} generator and task", step)
         history.log(step, loss_d=loss_d.item(), loss_g=loss_g.item(), task_loss=task_loss.item(),
                     domain_accuracy=domain_accuracy(d_real, d_fake),
                     generated_accuracy=(logits[len(x):].argmax(1) == y).float().mean().item())

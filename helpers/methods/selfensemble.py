@@ -18,8 +18,7 @@ from tqdm.auto import trange
 
 from helpers.data.digits import DigitSet
 from helpers.methods.augment import random_view
-from helpers.methods.training import (History, Optimizer, adapt_batchnorm, check_loss, shuffled_batches,
-                                      update_ema)
+from helpers.methods.training import History, Optimizer, adapt_batchnorm, descend, shuffled_batches, update_ema
 from helpers.models.uda import DANN
 
 
@@ -74,10 +73,7 @@ def train(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, batch_
         balance = class_balance_loss(p_student)
         unsupervised = consistency + balance_weight * mask_fraction * balance  # L_u = L_c + β m̄ L_b
         loss = class_loss + consistency_weight * unsupervised  # L = L_y + w L_u
-        check_loss(loss, desc, step)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        descend(opt, loss, desc, step)
         update_ema(teacher, student, ema_decay)  # θ̄ ← α θ̄ + (1 − α) θ
         history.log(step, class_loss=class_loss.item(), consistency_loss=consistency.item(),
                     mask_fraction=mask_fraction, balance_loss=balance.item())

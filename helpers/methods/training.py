@@ -22,6 +22,15 @@ def check_loss(loss: torch.Tensor, what: str, step: int) -> float:
     return value
 
 
+def descend(optimizer: torch.optim.Optimizer, loss: torch.Tensor, what: str, step: int) -> float:
+    """One gradient step of ``optimizer`` on ``loss``, once ``check_loss`` has passed it; the loss as a number."""
+    value = check_loss(loss, what, step)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return value
+
+
 def shuffled_batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
     """Endless index batches, a fresh permutation of range(n) each epoch; a last partial batch is dropped."""
     if n < batch_size:
@@ -99,11 +108,8 @@ def fit_classifier(model: torch.nn.Module, labelled, *, steps: int, batch_size: 
         x, y = x.to(device), y.to(device)
         logits = model(x)
         loss = F.cross_entropy(logits, y)  # L_y
-        history.log(step, class_loss=check_loss(loss, desc, step), lr=lr,
+        history.log(step, class_loss=descend(opt, loss, desc, step), lr=lr,
                     train_accuracy=(logits.argmax(1) == y).float().mean().item())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
     return history.frame()
 
 

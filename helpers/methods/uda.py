@@ -19,7 +19,7 @@ from tqdm.auto import trange
 
 from helpers.data.digits import DigitSet
 from helpers.methods.augment import warp
-from helpers.methods.training import History, Optimizer, adapt_batchnorm, check_loss, fit_classifier, shuffled_batches
+from helpers.methods.training import History, Optimizer, adapt_batchnorm, descend, fit_classifier, shuffled_batches
 from helpers.models.uda import DANN, reverse_gradient
 
 PAPER_SGD = Optimizer("sgd", lr=0.01, momentum=0.9, annealed=True)  # μ_0 = 0.01, α = 10, β = 0.75
@@ -109,10 +109,7 @@ def train_dann(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, b
         domain_loss, domain_accuracy = domain_adversarial_loss(model.discriminator, f_s, f_t, lambd,
                                                                recipe.separate_domains)
         loss = class_loss + domain_loss  # L_y + L_d; G_f receives ∂L_y/∂θ_f − λ_p ∂L_d/∂θ_f
-        check_loss(loss, desc, step)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        descend(opt, loss, desc, step)
         history.log(step, class_loss=class_loss.item(), train_accuracy=(logits.argmax(1) == y).float().mean().item(),
                     domain_loss=domain_loss.item(), domain_accuracy=domain_accuracy, lr=lr, **{"lambda": lambd})
     if recipe.target_statistics:

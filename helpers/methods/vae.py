@@ -18,7 +18,7 @@ import torch
 from sklearn.decomposition import PCA
 from tqdm.auto import tqdm
 
-from helpers.methods.training import check_loss
+from helpers.methods.training import descend
 from helpers.models.vae import VAE, kl_divergence
 
 LR = 1e-3
@@ -97,10 +97,7 @@ def train(model: VAE, images, *, steps: int, batch_size: int, beta: float, warmu
         x_hat, mu, log_var = model(x, rng)
         beta_t = warmup_beta(beta, step, warmup)
         total, stats = loss(x_hat, x, mu, log_var, beta_t)
-        check_loss(total, "VAE", step)
-        optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        optimizer.step()
+        descend(optimizer, total, "VAE", step)
         window.append(stats | {"lr": schedule.get_last_lr()[0]})
         schedule.step()
         if step % log_every == 0 or step == steps:
