@@ -24,6 +24,7 @@ test: setup
 benchmark: setup  ## the quality bars: prints accuracy and time
 	$(BIN)/python benchmarks/dann.py
 	$(BIN)/python benchmarks/dann_ablation.py
+	$(BIN)/python benchmarks/uda.py
 	$(BIN)/python benchmarks/gan.py
 	$(BIN)/python benchmarks/conditional.py
 	$(BIN)/python benchmarks/evaluator_robustness.py
