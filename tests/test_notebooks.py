@@ -82,9 +82,18 @@ def test_the_matrix_goes_on_after_a_failure_and_collects_the_tables(monkeypatch,
     assert run.matrix("smoke", [0]) == 1
     out, err = capsys.readouterr()
     assert "FAILED" in err and "nosuchdomain" in err and ".ipynb" in err
+    assert "[2/3] dann {'source': 'mnistm', 'target': 'optdigits'} seed 0" in err  # what it runs, as it goes
     figures = run.runtime.folder("figures")
     assert "MNIST-M → OptDigits" in (figures / "dann_table.md").read_text()
     assert "DCGAN" in (figures / "gan_table.md").read_text()
+
+
+def test_the_default_matrix_runs_problem_4_on_four_pairs_and_pixelda_on_one():
+    uda = [parameters for name, parameters in run.default_runs() if name == "uda"]
+    assert [(p["source"], p["target"]) for p in uda] == [("mnist", "mnistm"), ("synnum", "mnist"),
+                                                         ("mnistm", "optdigits"), ("synnum", "mnistm")]
+    assert all({"dann", "adda", "selfensemble"} <= set(p["methods"].split(",")) for p in uda)
+    assert [p["source"] for p in uda if "pixelda" in p["methods"]] == ["mnist"]
 
 
 @pytest.mark.parametrize("path", sorted((run.runtime.ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
