@@ -4,7 +4,8 @@
     python -m helpers.run [--profile P] [--seeds N ...]                      the default matrix
 
 A run writes runs/<stem>.ipynb (the executed notebook) and runs/<stem>.json (its record); the
-record's path is the last line printed. A failed run names its executed notebook and exits non-zero;
+record's path is the last line printed. A failed run prints its failing cell's error and its executed notebook
+and exits non-zero;
 in the matrix the other runs still go on, and the collected tables cover the runs that succeeded.
 """
 from __future__ import annotations
@@ -56,8 +57,11 @@ def execute(name: str, profile: str = "", seed: int = 0, **parameters) -> Path:
     try:
         papermill.execute_notebook(str(path), str(executed), cwd=str(path.parent), kernel_name="python3",
                                    parameters={**parameters, "profile": profile, "seed": seed})
+    except papermill.PapermillExecutionError as error:  # a cell raised: its error, as the notebook shows it
+        raise RunFailed(f"{name} {parameters} failed in cell [{error.exec_count}] with {error.ename}: "
+                        f"{error.evalue}\nsee the executed notebook {executed}") from error
     except Exception as error:
-        raise RunFailed(f"{name} {parameters} failed ({type(error).__name__}); "
+        raise RunFailed(f"{name} {parameters} failed ({type(error).__name__}: {error}); "
                         f"see the executed notebook {executed}") from error
     finally:
         del os.environ["WORKBOOK_RECORD"]
@@ -112,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name", nargs="?", help=f"one notebook: {', '.join(NOTEBOOKS)}; none: the default matrix")
-    parser.add_argument("--profile", default="", help="smoke, cpu or gpu (default: gpu with CUDA, else cpu)")
+    parser.add_argument("--profile", default="", choices=["", *runtime.PROFILES], metavar="PROFILE",
+                        help="smoke, cpu or gpu (default: $WORKBOOK_PROFILE, else gpu with CUDA, else cpu)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seeds", type=int, nargs="+", help="the matrix's seeds (default: --seed)")
     parser.add_argument("-p", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),

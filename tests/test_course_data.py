@@ -2,6 +2,8 @@
 the choice of CSV, and one clear error per kind of bad input."""
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
+from helpers import runtime
 from helpers.data import course
 from helpers.data.digits import load_digits
 
@@ -207,3 +210,14 @@ def test_empty_csv(root, content):
 def test_svhn_without_data_root_asks_for_data_root():
     with pytest.raises(ValueError, match="data_root"):
         load_digits("svhn", "train")
+
+
+def test_a_run_on_a_csv_without_its_label_column_says_why_on_the_terminal(root: Path):
+    csv = root / "digits" / "usps" / "train.csv"
+    csv.write_text(csv.read_text().replace("image_name,label", "image_name,wrong", 1))
+    done = subprocess.run([sys.executable, "-m", "helpers.run", "dann", "--profile", "smoke", "-p", "data_root",
+                           str(root), "-p", "source", "usps", "-p", "target", "mnistm"],
+                          capture_output=True, text=True, cwd=runtime.ROOT)
+    assert done.returncode != 0
+    assert f"ValueError: {csv} has the columns ['image_name', 'wrong']" in done.stderr  # the file and the columns
+    assert "(missing ['label'])" in done.stderr and ".ipynb" in done.stderr

@@ -68,6 +68,12 @@ def test_a_failed_run_exits_non_zero_and_names_its_executed_notebook():
     assert "FAILED" in done.stderr and ".ipynb" in done.stderr
 
 
+def test_an_unknown_profile_is_refused_in_one_line():
+    done = cli("dann", "--profile", "fast")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "invalid choice: 'fast'" in done.stderr and "'smoke', 'cpu', 'gpu'" in done.stderr
+
+
 def test_an_unknown_parameter_is_refused_before_running():
     done = cli("dann", "-p", "sourse", "mnist")
     assert done.returncode != 0 and "sourse" in done.stderr and "source" in done.stderr
