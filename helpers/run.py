@@ -5,8 +5,8 @@
 
 A run writes runs/<stem>.ipynb (the executed notebook) and runs/<stem>.json (its record); the
 record's path is the last line printed. A failed run prints its failing cell's error and its executed notebook
-and exits non-zero;
-in the matrix the other runs still go on, and the collected tables cover the runs that succeeded.
+and exits non-zero; in the matrix the other runs still go on, and the collected tables cover the runs that
+succeeded.
 """
 from __future__ import annotations
 
