@@ -41,6 +41,9 @@ def test_notebook_runs_in_the_smoke_profile_and_writes_its_record(name, paramete
     for artifact, path in record["artifacts"].items():  # every artifact was written: a file, or a folder of PNGs
         path = pathlib.Path(path)
         assert (any(path.glob("*.png")) if path.is_dir() else path.stat().st_size > 0), artifact
+    if name == "vae":  # the built-in faces have no attributes: the run says so rather than ignore it
+        executed = pathlib.Path(done.stdout.strip().splitlines()[-1]).with_suffix(".ipynb").read_text()
+        assert "attribute 'Smiling' does not apply" in executed
     if name == "conditional":  # the graded images, named as the assignment asks: 2 per digit in smoke
         for sampler in ("acgan", "ddim", "ddpm"):
             files = sorted(p.name for p in pathlib.Path(record["artifacts"][f"{sampler}_images"]).glob("*.png"))
