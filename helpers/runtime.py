@@ -6,6 +6,7 @@ reads its sizes from here; it never hard-codes epochs or sizes.
 """
 from __future__ import annotations
 
+import copy
 import os
 import random
 from pathlib import Path
@@ -75,12 +76,51 @@ def resolve_profile(name: str = "") -> str:
     return name
 
 
-def settings(profile: str, problem: str) -> dict:
-    """The sizes ``profile`` gives ``problem`` (e.g. ``settings("cpu", "dann")["steps"]``)."""
+def settings(profile: str, problem: str, overrides: str = "") -> dict:
+    """The sizes ``profile`` gives ``problem`` (e.g. ``settings("cpu", "dann")["steps"]``), with ``overrides``
+    applied: "key=value,..." such as "steps=20000,batch_size=256", a dotted key for a nested setting
+    ("acgan.steps=500"), a tuple's items separated by "/" ("guidance=0/2/4"), "None" where the profile has None."""
     table = PROFILES[resolve_profile(profile)]
     if problem not in table:
         raise KeyError(f"profile {profile!r} has no settings for {problem!r}; it has {sorted(table)}")
-    return dict(table[problem])
+    sizes = copy.deepcopy(dict(table[problem]))
+    for item in filter(None, (part.strip() for part in overrides.split(","))):
+        key, equals, text = item.partition("=")
+        if not equals:
+            raise ValueError(f"overrides: {item!r} is not key=value")
+        *path, name = key.strip().split(".")
+        group = sizes
+        for part in path:
+            group = group.get(part) if isinstance(group, dict) else None
+        if not isinstance(group, dict) or name not in group or isinstance(group[name], dict):
+            raise ValueError(f"overrides: unknown setting {key.strip()!r} for {problem!r}; known: "
+                             f"{sorted(_keys(sizes))}")
+        group[name] = _like(group[name], text.strip(), key.strip())
+    return sizes
+
+
+def _keys(sizes: dict, prefix: str = "") -> list[str]:
+    """Every setting's dotted key."""
+    return [key for name, value in sizes.items()
+            for key in (_keys(value, f"{prefix}{name}.") if isinstance(value, dict) else [f"{prefix}{name}"])]
+
+
+def _like(current, text: str, key: str):
+    """``text`` as a value of ``current``'s type (a tuple's items separated by '/'), or ValueError naming it."""
+    kind = type(current)
+    try:
+        if current is None:
+            return None if text == "None" else int(text)
+        if kind is bool:
+            if text.lower() not in ("true", "false"):
+                raise ValueError(text)
+            return text.lower() == "true"
+        if kind is tuple:
+            return tuple(_like(current[0], item, key) for item in text.split("/"))
+        return kind(text)
+    except ValueError:
+        expected = "int or None" if current is None else f"{kind.__name__} (like {current!r})"
+        raise ValueError(f"overrides: {key}={text!r}; expected {expected}") from None
 
 
 def parse_choices(parameter: str, text: str, allowed: list[str]) -> list[str]:

@@ -71,6 +71,17 @@ def test_a_failed_run_exits_non_zero_and_names_its_executed_notebook():
     assert "FAILED" in done.stderr and ".ipynb" in done.stderr
 
 
+def test_overrides_change_the_profiles_sizes_and_go_into_the_record_and_the_file_name():
+    done = cli("dann", "--profile", "smoke", "-p", "overrides", "steps=3,n_tsne=20")
+    assert done.returncode == 0, done.stderr[-3000:]
+    path = pathlib.Path(done.stdout.strip().splitlines()[-1])
+    assert "steps_3_n_tsne_20" in path.name
+    assert json.loads(path.read_text())["parameters"]["overrides"] == "steps=3,n_tsne=20"
+    assert "'steps': 3, 'batch_size': 32, 'n_eval': 256, 'n_tsne': 20" in path.with_suffix(".ipynb").read_text()
+    refused = cli("dann", "--profile", "smoke", "-p", "overrides", "stepz=3")
+    assert refused.returncode != 0 and "unknown setting 'stepz' for 'dann'" in refused.stderr
+
+
 def test_an_unknown_profile_is_refused_in_one_line():
     done = cli("dann", "--profile", "fast")
     assert done.returncode == 2 and "Traceback" not in done.stderr
