@@ -3,7 +3,7 @@
     python benchmarks/conditional.py [--profile cpu] [--record runs/conditional-cpu-seed0.json]
 
 Runs notebooks/2_conditional in ``--profile`` (or reads the record of such a run) and prints, against
-the issue's bars: the evaluator's accuracy on the 1000 graded images of ACGAN, DDIM and DDPM, the
+its bars: the evaluator's accuracy on the 1000 graded images of ACGAN, DDIM and DDPM, the
 training seconds of ACGAN and of the diffusion model, and the seconds to sample the 1000 images.
 """
 import argparse
