@@ -24,8 +24,8 @@ NOTEBOOKS = {"gan": "1_gan.ipynb", "conditional": "2_conditional.ipynb", "dann":
              "uda": "4_uda.ipynb", "vae": "5_vae.ipynb"}
 DANN_PAIRS = (("mnist", "mnistm"), ("synnum", "mnist"), ("mnistm", "optdigits"))
 UDA_PAIRS = (*DANN_PAIRS, ("synnum", "mnistm"))  # synnum → mnistm: the built-in stand-in for SVHN → MNIST-M
-UDA_METHODS = "dann,adda,selfensemble"  # problem 4's methods in the matrix; PixelDA, the slowest, on one pair:
-UDA_ALL_METHODS = {("mnist", "mnistm"): "dann,adda,pixelda,selfensemble"}
+UDA_METHODS = "dann,adda,selfensemble"  # problem 4's methods in the matrix
+UDA_ALL_METHODS = {("mnist", "mnistm"): "dann,adda,pixelda,selfensemble"}  # PixelDA, the slowest, on one pair
 TABLES = {"gan": report.gan_table, "dann": report.dann_table,  # a notebook's records -> its collected table
           "uda": report.uda_table, "vae": report.vae_table, "conditional": report.conditional_table}
 

@@ -15,7 +15,11 @@ import torch.nn.functional as F
 from tqdm.auto import trange
 
 from helpers.data.digits import DigitSet
-from helpers.methods.adda import domain_accuracy
+# L_d and G's side of it are ADDA's GAN losses on logits, with real target images in the place of source features:
+# discriminator_loss(d_real, d_fake) = −E[log D(x_t)] − E[log(1 − D(G(x_s, z)))], generator_loss(d_fake) =
+# −E[log D(G(x_s, z))] (non-saturating), domain_accuracy(d_real, d_fake)
+from helpers.methods.adda import discriminator_loss, domain_accuracy
+from helpers.methods.adda import encoder_loss as generator_loss
 from helpers.methods.training import History, descend, shuffled_batches
 from helpers.models.pixelda import NOISE, Discriminator, Generator
 from helpers.models.uda import DANN
@@ -23,18 +27,6 @@ from helpers.models.uda import DANN
 
 def noise(n: int, generator: torch.Generator) -> torch.Tensor:
     return 2 * torch.rand(n, NOISE, generator=generator) - 1  # z ~ U(−1, 1)
-
-
-def discriminator_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
-    """L_d from D's logits on real target images and on generated ones."""
-    real = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))  # −E[log D(x_t)]
-    fake = F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))  # −E[log(1 − D(G(x_s, z)))]
-    return real + fake
-
-
-def generator_loss(d_fake: torch.Tensor) -> torch.Tensor:
-    """G's side of L_d, non-saturating: generated images scored as if they were real target ones."""
-    return F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))  # −E[log D(G(x_s, z))]
 
 
 def translate(generator: Generator, x: torch.Tensor, seed: int, device: torch.device | str = "cpu") -> torch.Tensor:
