@@ -9,16 +9,18 @@ from helpers.methods import selfensemble, training
 from helpers.models.uda import DANN
 
 
-def test_consistency_loss_masks_the_images_the_teacher_is_unsure_of():
+def test_consistency_loss_is_the_cross_entropy_to_the_confident_teachers_class():
     p_teacher = torch.tensor([[0.99, 0.01], [0.6, 0.4], [0.03, 0.97]])  # confident, unsure, confident
-    p_student = torch.tensor([[0.5, 0.5], [0.1, 0.9], [0.1, 0.9]], requires_grad=True)
-    loss, fraction = selfensemble.consistency_loss(p_student, p_teacher, threshold=0.968)
-    # mean_i m_i ‖p_s,i − p_t,i‖² with m = (1, 0, 1): (0.49² + 0.49² + 0.07² + 0.07²) / 3
-    assert loss.item() == pytest.approx((2 * 0.49 ** 2 + 2 * 0.07 ** 2) / 3)
+    logits = torch.tensor([[0.0, 0.0], [-1.0, 1.0], [1.0, -1.0]], requires_grad=True)
+    loss, fraction = selfensemble.consistency_loss(logits, p_teacher, threshold=0.95)
+    # mean_i m_i (−log p_s,i,ŷ_i) with m = (1, 0, 1) and ŷ = (0, 0, 1): (log 2 + log(1 + e²)) / 3
+    assert loss.item() == pytest.approx((math.log(2) + math.log(1 + math.exp(2))) / 3)
     assert fraction == pytest.approx(2 / 3)
     loss.backward()
-    assert torch.equal(p_student.grad[1], torch.zeros(2))  # the masked image teaches nothing
-    assert torch.allclose(p_student.grad[0], 2 * torch.tensor([-0.49, 0.49]) / 3)
+    assert torch.equal(logits.grad[1], torch.zeros(2))  # the masked image teaches nothing
+    p_student = logits.detach().softmax(1)
+    assert torch.allclose(logits.grad[0], (p_student[0] - torch.tensor([1.0, 0.0])) / 3)  # (p_s − onehot(ŷ)) / N
+    assert torch.allclose(logits.grad[2], (p_student[2] - torch.tensor([0.0, 1.0])) / 3)
 
 
 def test_class_balance_loss_is_the_bce_of_the_mean_prediction_with_uniform_summed_over_classes():

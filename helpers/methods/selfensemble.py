@@ -1,11 +1,12 @@
-"""Self-ensembling for domain adaptation (French et al., ICLR 2018), after the mean teacher.
+"""Self-ensembling for domain adaptation (French et al., ICLR 2018), after the mean teacher, with hard
+pseudo-labels (as in FixMatch, Sohn et al., NeurIPS 2020).
 
-A student network learns the source labels while matching, on unlabelled target images, the predictions of a
-teacher whose weights are the exponential moving average of its own. Student and teacher see two differently
-augmented views of each target image (``augment.random_view``); only images the teacher is confident about count
-(confidence thresholding), and a class-balance loss stops the student from sending the target images to a few
-classes. Source and target images go through the network in batches of their own, so that batch norm
-normalises each domain with its own statistics. The teacher is the model that is evaluated.
+A student network learns the source labels while learning, on unlabelled target images, the classes that a
+teacher predicts; the teacher's weights are the exponential moving average of the student's. The teacher sees the
+plain target image, the student a randomly augmented view of it (``augment.random_view``); only images the
+teacher is confident about count (confidence thresholding), and a class-balance loss stops the student from
+sending the target images to a few classes. Source and target images go through the network in batches of their
+own, so that batch norm normalises each domain with its own statistics. The teacher is the model that is evaluated.
 """
 from __future__ import annotations
 
@@ -22,13 +23,14 @@ from helpers.methods.training import History, Optimizer, adapt_batchnorm, descen
 from helpers.models.uda import DANN
 
 
-def consistency_loss(p_student: torch.Tensor, p_teacher: torch.Tensor,
+def consistency_loss(logits_student: torch.Tensor, p_teacher: torch.Tensor,
                      threshold: float) -> tuple[torch.Tensor, float]:
-    """The self-ensembling loss between student and teacher class probabilities (N×K) on two views of the same
-    images, counting only the images the teacher is confident about; and the fraction of those images."""
-    mask = (p_teacher.max(1).values > threshold).float()  # m_i = [max_k p_t,i,k > τ]
-    loss = (mask * ((p_student - p_teacher) ** 2).sum(1)).mean()  # L_c = mean_i m_i ‖p_s,i − p_t,i‖²
-    return loss, mask.mean().item()
+    """The cross-entropy of the student's logits (N×K) against the class the teacher predicts (probabilities N×K)
+    for the same images, counting only the images the teacher is confident about; and the fraction of those."""
+    confidence, pseudo_label = p_teacher.max(1)  # ŷ_i = argmax_k p_t,i,k
+    mask = (confidence > threshold).float()  # m_i = [max_k p_t,i,k > τ]
+    nll = F.cross_entropy(logits_student, pseudo_label, reduction="none")  # −log p_s,i,ŷ_i
+    return (mask * nll).mean(), mask.mean().item()  # L_c = mean_i m_i (−log p_s,i,ŷ_i)
 
 
 def class_balance_loss(p_student: torch.Tensor) -> torch.Tensor:
@@ -41,14 +43,14 @@ def class_balance_loss(p_student: torch.Tensor) -> torch.Tensor:
 
 
 def train(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, batch_size: int, seed: int,
-          lr: float = 1e-3, ema_decay: float = 0.99, threshold: float = 0.968, consistency_weight: float = 3.0,
+          lr: float = 1e-3, ema_decay: float = 0.99, threshold: float = 0.95, consistency_weight: float = 1.0,
           balance_weight: float = 0.005, device: torch.device | str = "cpu", desc: str = "self-ensembling",
           log_points: int = 100) -> tuple[DANN, pd.DataFrame]:
     """Self-ensembling: ``model`` (only G_f and G_y) is the student, trained in place on L_y over augmented labelled
     ``source`` batches plus w (L_c + β m̄ L_b) over unlabelled ``target`` batches; the teacher follows its EMA.
 
-    The defaults are those of the authors' code for digits: Adam lr 1e-3, EMA decay 0.99, τ 0.968, w 3, β 0.005,
-    and the class-balance term scaled by the fraction m̄ of confident target images.
+    Adam lr 1e-3, EMA decay 0.99 and β 0.005 (the class-balance term scaled by the fraction m̄ of confident target
+    images) are those of the authors' code for digits; τ 0.95 and w 1 those of FixMatch.
     The teacher runs in training mode, as the student does, so that batch norm normalises the target batch
     with its own statistics; at the end its running statistics are re-estimated on the target's training
     images (AdaBN), so that it is tested as it predicted in training. Returns the teacher (in eval mode) and
@@ -66,11 +68,11 @@ def train(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, batch_
         x, y = (t.to(device) for t in source.batch(next(source_batches)))
         x_target = target.batch(next(target_batches))[0].to(device)
         class_loss = F.cross_entropy(student(random_view(x, generator)), y)  # L_y on labelled source images
-        p_student = student(random_view(x_target, generator)).softmax(1)  # p_s = f_θ(aug(x_t))
+        logits_student = student(random_view(x_target, generator))  # p_s = softmax f_θ(aug(x_t))
         with torch.no_grad():
-            p_teacher = teacher(random_view(x_target, generator)).softmax(1)  # p_t = f_θ̄(aug′(x_t))
-        consistency, mask_fraction = consistency_loss(p_student, p_teacher, threshold)
-        balance = class_balance_loss(p_student)
+            p_teacher = teacher(x_target).softmax(1)  # p_t = softmax f_θ̄(x_t)
+        consistency, mask_fraction = consistency_loss(logits_student, p_teacher, threshold)
+        balance = class_balance_loss(logits_student.softmax(1))
         unsupervised = consistency + balance_weight * mask_fraction * balance  # L_u = L_c + β m̄ L_b
         loss = class_loss + consistency_weight * unsupervised  # L = L_y + w L_u
         descend(opt, loss, desc, step)
