@@ -2,11 +2,13 @@
 
     python -m helpers.run NAME [--profile P] [--seed N] [-p KEY VALUE ...]   one notebook
     python -m helpers.run [--profile P] [--seeds N ...]                      the default matrix
+    python -m helpers.run --results-only [--profile P] [--seeds N ...]       the matrix's tables and page again
 
 A run writes runs/<stem>.ipynb (the executed notebook) and runs/<stem>.json (its record); the
 record's path is the last line printed. A failed run prints its failing cell's error and its executed notebook
 and exits non-zero; in the matrix the other runs still go on, and the collected tables cover the runs that
-succeeded.
+succeeded. The matrix ends by writing RESULTS.md from its records; --results-only writes the tables and
+RESULTS.md from the matrix's records already in runs/, running nothing.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import papermill
 
-from helpers import report, runtime
+from helpers import report, results_page, runtime
 
 NOTEBOOKS = {"gan": "1_gan.ipynb", "conditional": "2_conditional.ipynb", "dann": "3_dann.ipynb",
              "uda": "4_uda.ipynb", "vae": "5_vae.ipynb"}
@@ -48,10 +50,8 @@ def execute(name: str, profile: str = "", seed: int = 0, **parameters) -> Path:
     if unknown:
         raise SystemExit(f"{path.name} has no parameter {sorted(unknown)}; its parameters: {sorted(known)}")
     profile = runtime.resolve_profile(profile)
-    words = [name, *map(str, parameters.values()), profile, f"seed{seed}"]
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", "-".join(words))
-    executed = runtime.folder("runs") / f"{stem}.ipynb"
-    record = executed.with_suffix(".json")
+    record = record_path(name, profile, seed, parameters)
+    executed = record.with_suffix(".ipynb")
     record.unlink(missing_ok=True)
     os.environ["WORKBOOK_RECORD"] = str(record)  # the kernel inherits it; report.Run writes there
     try:
@@ -70,6 +70,12 @@ def execute(name: str, profile: str = "", seed: int = 0, **parameters) -> Path:
     return record
 
 
+def record_path(name: str, profile: str, seed: int, parameters: dict) -> Path:
+    """Where a run of notebook ``name`` writes its record: runs/<name>-<parameter values>-<profile>-seed<N>.json."""
+    words = [name, *map(str, parameters.values()), profile, f"seed{seed}"]
+    return runtime.folder("runs") / (re.sub(r"[^A-Za-z0-9_.-]+", "_", "-".join(words)) + ".json")
+
+
 def default_runs() -> list[tuple[str, dict]]:
     """The matrix: every notebook with its default parameters, DANN once per domain pair, problem 4 once per pair
     of ``UDA_PAIRS`` with ``UDA_METHODS`` (all of them where ``UDA_ALL_METHODS`` says)."""
@@ -80,8 +86,9 @@ def default_runs() -> list[tuple[str, dict]]:
 
 
 def matrix(profile: str, seeds: list[int]) -> int:
-    """Every run of ``default_runs`` for every seed; each notebook's collected table goes to figures/."""
-    records, failures = {}, []
+    """Every run of ``default_runs`` for every seed, then ``collect`` of their records."""
+    profile = runtime.resolve_profile(profile)
+    records, missing, failures = {}, {}, []
     runs = default_runs()
     for number, (name, parameters) in enumerate(runs, 1):
         for seed in seeds:
@@ -90,14 +97,42 @@ def matrix(profile: str, seeds: list[int]) -> int:
                 records.setdefault(name, []).append(execute(name, profile, seed, **parameters))
             except RunFailed as failure:
                 failures.append(str(failure))
+                missing.setdefault(name, []).append(record_path(name, profile, seed, parameters))
                 print(f"FAILED: {failure}", file=sys.stderr)
-    for name, paths in records.items():
-        table = TABLES[name](report.load_records(paths))
-        written = report.write_table(table, f"{name}_table")
-        print(table.to_markdown(), f"\nwritten to {written['csv']} and {written['md']}", sep="\n")
+    collect(records, missing)
     for failure in failures:
         print(f"FAILED: {failure}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def results_only(profile: str, seeds: list[int]) -> int:
+    """``collect`` of the records the matrix's runs left in runs/, running nothing."""
+    profile = runtime.resolve_profile(profile)
+    records, missing = {}, {}
+    for name, parameters in default_runs():
+        for seed in seeds:
+            path = record_path(name, profile, seed, parameters)
+            (records if path.exists() else missing).setdefault(name, []).append(path)
+    if not records:
+        print(f"no record of the matrix's runs in the {profile} profile with seeds {seeds} under "
+              f"{runtime.folder('runs')}; nothing written", file=sys.stderr)
+        return 1
+    collect(records, missing)
+    return 0
+
+
+def collect(records: dict[str, list[Path]], missing: dict[str, list[Path]]) -> Path:
+    """Each notebook's table from its ``records`` into figures/, then RESULTS.md from the same records (with the
+    ``missing`` ones named); returns the page's path."""
+    runs, tables = {}, {}
+    for name, paths in records.items():
+        runs[name] = list(zip(paths, report.load_records(paths)))
+        tables[name] = TABLES[name]([record for _, record in runs[name]])
+        written = report.write_table(tables[name], f"{name}_table")
+        print(tables[name].to_markdown(), f"\nwritten to {written['csv']} and {written['md']}", sep="\n")
+    page = results_page.write(runs, tables, missing)
+    print(f"results page written to {page}")
+    return page
 
 
 def parse_value(text: str):
@@ -122,11 +157,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", help="the matrix's seeds (default: --seed)")
     parser.add_argument("-p", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
                         help="a notebook parameter, e.g. -p source svhn -p target mnistm")
+    parser.add_argument("--results-only", action="store_true",
+                        help="write the matrix's tables and RESULTS.md from its records in runs/, running nothing")
     args = parser.parse_args(argv)
     if args.name is None:
         if args.p:
             parser.error("-p needs a notebook NAME")
-        return matrix(args.profile, args.seeds or [args.seed])
+        return (results_only if args.results_only else matrix)(args.profile, args.seeds or [args.seed])
+    if args.results_only:
+        parser.error("--results-only goes with the matrix, not with a notebook NAME")
     try:
         record = execute(args.name, args.profile, args.seed, **{k: parse_value(v) for k, v in args.p})
     except RunFailed as failure:
