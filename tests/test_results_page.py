@@ -110,7 +110,8 @@ def test_the_matrix_ends_with_the_page_naming_the_runs_that_failed(folders, monk
     assert "| Adaptation (DANN)" in page and "`runs/dann-synnum-mnist-smoke-seed0.json`" in page
 
 
-def test_every_notebook_has_a_section_whose_text_holds_no_number():
+def test_every_notebook_has_a_section_whose_text_holds_no_number_and_whose_notes_exist():
     assert list(results_page.PROBLEMS) == list(run.NOTEBOOKS)
     for problem in results_page.PROBLEMS.values():
         assert not re.search(r"\d", problem.text), problem.title
+        assert (run.runtime.ROOT / problem.docs).is_file(), problem.docs
