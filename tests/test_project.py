@@ -18,3 +18,12 @@ def test_ci_runs_the_readmes_test_command():
     readme = (runtime.ROOT / "README.md").read_text()
     assert "make report" in readme and "make test" in readme
     assert "make test" in (runtime.ROOT / ".ci" / "run").read_text()
+
+
+def test_the_readme_is_a_short_users_guide_that_links_the_generated_results():
+    readme = (runtime.ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 150
+    assert not re.search(r"\b(sessions?|issues?)\b", readme, re.IGNORECASE)
+    assert "make report" in readme and "make test" in readme and "](RESULTS.md)" in readme
+    result_cells = [line for line in readme.splitlines() if line.startswith("|") and re.search(r"\d\.\d", line)]
+    assert not result_cells, "a README table holds measured numbers; they belong in RESULTS.md, written from records"
