@@ -2,8 +2,9 @@
 
 Every notebook run writes one JSON record: notebook, parameters, profile, seed, git commit, library
 versions, seconds, timings, metrics (a flat mapping of names to numbers) and artifacts (names to
-paths of the figures and tables it wrote). ``python -m helpers.run`` tells a notebook where to write
-its record through $WORKBOOK_RECORD; an interactive run writes under runs/interactive/.
+paths of the figures, tables, images and checkpoints it wrote). ``python -m helpers.run`` tells a notebook
+where to write its record through $WORKBOOK_RECORD; an interactive run writes under runs/interactive/.
+A run's name (``stem``) also names its own folders of images and checkpoints (``Run.outputs``).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import json
 import math
 import os
 import platform
+import re
 import subprocess
 import time
 from contextlib import contextmanager
@@ -48,13 +50,29 @@ def versions() -> dict[str, str]:
     return found
 
 
+OUTPUTS = ("images", "checkpoints")  # the kinds of files a run keeps in folders of its own
+
+
+def stem(notebook: str, profile: str, seed: int, parameters: dict) -> str:
+    """A run's name, <notebook>-<parameter values>-<profile>-seed<N> made safe for a file name. ``resume`` is
+    left out: a resumed run keeps the name, and so the record and folders, of the run it goes on with."""
+    words = [notebook, *(str(value) for key, value in parameters.items() if key != "resume"), profile, f"seed{seed}"]
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", "-".join(words))
+
+
 class Run:
-    """The record of one notebook run; ``save()`` writes it as JSON and returns its path."""
+    """The record of one notebook run; ``save()`` writes it as JSON and returns its path.
+
+    Its name is that of its record under the runner ($WORKBOOK_RECORD), else ``stem`` of its parameters."""
 
     def __init__(self, notebook: str, **parameters):
         self.started = time.perf_counter()
-        self.path = Path(os.environ.get("WORKBOOK_RECORD") or runtime.folder("runs") / "interactive" /
+        given = os.environ.get("WORKBOOK_RECORD")
+        self.path = Path(given or runtime.folder("runs") / "interactive" /
                          f"{notebook}-{datetime.now():%Y%m%d-%H%M%S}.json")
+        others = {key: value for key, value in parameters.items() if key not in ("profile", "seed")}
+        self.name = Path(given).stem if given else stem(notebook, parameters.get("profile"), parameters.get("seed"),
+                                                        others)
         self.record = {
             "notebook": notebook, "parameters": parameters,
             "profile": parameters.get("profile"), "seed": parameters.get("seed"),
@@ -76,6 +94,12 @@ class Run:
         start = time.perf_counter()
         yield
         self.metric(f"seconds_{name}", time.perf_counter() - start)
+
+    def outputs(self, kind: str) -> Path:
+        """runs/<kind>/<run name>/: this run's own folder of ``kind`` (``images`` or ``checkpoints``)."""
+        if kind not in OUTPUTS:
+            raise ValueError(f"a run keeps no folder of {kind!r}; expected one of {OUTPUTS}")
+        return runtime.folder("runs") / kind / self.name
 
     def artifact(self, name: str, path: Path | str) -> Path:
         self.record["artifacts"][name] = str(path)

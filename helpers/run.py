@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from pathlib import Path
 
@@ -71,9 +70,8 @@ def execute(name: str, profile: str = "", seed: int = 0, **parameters) -> Path:
 
 
 def record_path(name: str, profile: str, seed: int, parameters: dict) -> Path:
-    """Where a run of notebook ``name`` writes its record: runs/<name>-<parameter values>-<profile>-seed<N>.json."""
-    words = [name, *map(str, parameters.values()), profile, f"seed{seed}"]
-    return runtime.folder("runs") / (re.sub(r"[^A-Za-z0-9_.-]+", "_", "-".join(words)) + ".json")
+    """Where a run of notebook ``name`` writes its record: runs/<run name>.json, named by ``report.stem``."""
+    return runtime.folder("runs") / f"{report.stem(name, profile, seed, parameters)}.json"
 
 
 def default_runs() -> list[tuple[str, dict]]:

@@ -50,15 +50,21 @@ def test_notebook_runs_in_the_smoke_profile_and_writes_its_record(name, paramete
             assert files == [f"{digit}_{index:03d}.png" for digit in range(10) for index in (1, 2)]
 
 
+def recorded(*args):
+    """The path and content of the record of a run of the CLI with ``args``, which must succeed."""
+    done = cli(*args)
+    assert done.returncode == 0, done.stderr[-3000:]
+    path = pathlib.Path(done.stdout.strip().splitlines()[-1])
+    return path, json.loads(path.read_text())
+
+
 def test_a_gan_run_resumed_from_its_checkpoint_ends_where_it_ended():
-    runs = [cli("gan", "--profile", "smoke", "--seed", "2", "-p", "methods", "dcgan", *more)
-            for more in ([], ["-p", "resume", "True"])]
-    assert all(done.returncode == 0 for done in runs), runs[-1].stderr[-3000:]
-    paths = [pathlib.Path(done.stdout.strip().splitlines()[-1]) for done in runs]
-    first, resumed = (json.loads(path.read_text()) for path in paths)
+    (_, first), (path, resumed) = (recorded("gan", "--profile", "smoke", "--seed", "2", "-p", "methods", "dcgan", *more)
+                                   for more in ([], ["-p", "resume", "True"]))
     assert resumed["parameters"]["resume"] is True
+    assert resumed["artifacts"]["gan_dcgan_checkpoint"] == first["artifacts"]["gan_dcgan_checkpoint"]
     assert resumed["metrics"]["fid_dcgan"] == first["metrics"]["fid_dcgan"]  # nothing left to train: same G
-    assert "dcgan: resumed at step 4" in paths[1].with_suffix(".ipynb").read_text()  # the executed notebook
+    assert "dcgan: resumed at step 4" in path.with_suffix(".ipynb").read_text()  # the executed notebook
 
 
 def test_run_parameters_are_parsed_as_papermill_does():

@@ -57,6 +57,19 @@ def test_run_record_holds_what_the_contract_names(tmp_path, monkeypatch):
         run.metric("acc_dann", float("nan"))
 
 
+def test_a_runs_folders_are_named_by_its_record_under_the_runner_else_by_its_parameters(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBOOK_RUNS", str(tmp_path))
+    monkeypatch.setenv("WORKBOOK_RECORD", str(tmp_path / "gan-dcgan-smoke-seed2.json"))
+    assert report.Run("gan", methods="dcgan", profile="smoke", seed=2).outputs("images") == (
+        tmp_path / "images" / "gan-dcgan-smoke-seed2")
+    monkeypatch.delenv("WORKBOOK_RECORD")
+    run = report.Run("gan", methods="dcgan", resume=True, profile="smoke", seed=2, data_root="/course data")
+    assert run.outputs("checkpoints") == tmp_path / "checkpoints" / "gan-dcgan-_course_data-smoke-seed2"
+    assert report.stem("gan", "smoke", 2, {"methods": "dcgan", "resume": True}) == "gan-dcgan-smoke-seed2"
+    with pytest.raises(ValueError, match="no folder of 'figures'; expected one of"):
+        run.outputs("figures")
+
+
 def test_load_records_names_a_file_that_is_not_a_record(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"metrics": {}}')
