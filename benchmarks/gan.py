@@ -37,7 +37,7 @@ batch = sizes["batch_size"]
 
 
 def workbook_loop() -> float:
-    state = gan.new_state("dcgan", 0, sizes["size"], sizes["width"], sizes["z_dim"])
+    state = gan.new_state("dcgan", 0, sizes["size"], sizes["width"], sizes["z_dim"], faces.summary())
     start = time.perf_counter()
     gan.train(state, faces, steps=args.steps, batch_size=batch, log_every=args.steps)
     return time.perf_counter() - start

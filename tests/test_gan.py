@@ -63,7 +63,7 @@ def test_gradient_penalty_takes_one_norm_per_sample():
 
 @pytest.mark.parametrize("method", METHODS)
 def test_a_resumed_run_ends_where_an_uninterrupted_run_does(method, tmp_path):
-    settings = dict(seed=3, size=16, width=4, z_dim=8)
+    settings = dict(seed=3, size=16, width=4, z_dim=8, data="random images")
     data = Images()
     whole = gan.new_state(method, **settings)
     gan.train(whole, data, steps=6, batch_size=8, log_every=2)
@@ -82,15 +82,28 @@ def test_a_resumed_run_ends_where_an_uninterrupted_run_does(method, tmp_path):
 
 
 def test_a_checkpoint_of_another_method_is_refused(tmp_path):
-    path = gan.save_checkpoint(gan.new_state("dcgan", 0, 16, 4, 8), tmp_path / "dcgan.pt")
+    path = gan.save_checkpoint(gan.new_state("dcgan", 0, 16, 4, 8, "faces"), tmp_path / "dcgan.pt")
     with pytest.raises(ValueError, match="dcgan checkpoint"):
-        gan.load_checkpoint(gan.new_state("sagan", 0, 16, 4, 8), path)
+        gan.load_checkpoint(gan.new_state("sagan", 0, 16, 4, 8, "faces"), path)
     with pytest.raises(ValueError, match="another recipe: label_smoothing 0.0 there, 0.1 here"):
-        gan.load_checkpoint(gan.new_state("dcgan", 0, 16, 4, 8, label_smoothing=0.1), path)
+        gan.load_checkpoint(gan.new_state("dcgan", 0, 16, 4, 8, "faces", label_smoothing=0.1), path)
+
+
+def test_a_checkpoint_of_other_data_is_refused_naming_the_file_and_both_datasets(tmp_path):
+    built_in, course = "faces train: 80 built-in", "faces train: 4 from /course/face/train"
+    path = gan.save_checkpoint(gan.new_state("dcgan", 0, 16, 4, 8, built_in), tmp_path / "dcgan.pt")
+    with pytest.raises(ValueError) as refused:
+        gan.load_checkpoint(gan.new_state("dcgan", 0, 16, 4, 8, course), path)
+    assert str(refused.value) == f"{path} was trained on other data: {built_in!r}; this run trains on {course!r}"
+    assert gan.load_checkpoint(gan.new_state("dcgan", 0, 16, 4, 8, built_in), path).step == 0
+    unnamed = {key: value for key, value in torch.load(path, weights_only=True).items() if key != "data"}
+    torch.save(unnamed, path)
+    with pytest.raises(ValueError, match="other data: 'data it does not name'; this run trains on 'faces train: 80"):
+        gan.load_checkpoint(gan.new_state("dcgan", 0, 16, 4, 8, built_in), path)
 
 
 def test_a_diverging_run_stops_and_names_the_step():
-    state = gan.new_state("dcgan", 0, 16, 4, 8)
+    state = gan.new_state("dcgan", 0, 16, 4, 8, "faces")
     with torch.no_grad():
         state.discriminator.net[-1].bias.fill_(float("nan"))
     with pytest.raises(FloatingPointError, match="discriminator loss is nan at step 0"):

@@ -87,7 +87,7 @@ def load_faces(split: str = "train", data_root: str = "", size: int = 64, downlo
         raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
     if data_root:
         images, attributes = _read_course(Path(data_root), split, size)
-        origin = f"course data under {Path(data_root) / 'face' / split}"
+        origin = f"course data under {(Path(data_root) / 'face' / split).resolve()}"
         csv = Path(data_root) / "face" / f"{split}.csv"
         table = str(csv) if csv.is_file() else f"none: {csv} is absent"
     elif download:

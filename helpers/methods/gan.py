@@ -11,7 +11,8 @@ The generator's weights are also averaged (EMA); samples and FID use the average
 
 A run is resumable: ``GANState`` holds the networks, optimizers, EMA, step and the random generator
 that draws every batch and every z, so a checkpointed and resumed run ends exactly where an
-uninterrupted one with the same seed does.
+uninterrupted one with the same seed does. A checkpoint names the data it was trained on, and a run
+on other data refuses it.
 """
 from __future__ import annotations
 
@@ -121,9 +122,11 @@ def gradient_penalty(critic: torch.nn.Module, real: torch.Tensor, fake: torch.Te
 
 @dataclass
 class GANState:
-    """Everything a resumed run needs: networks, optimizers, the generator's EMA, step and random state."""
+    """Everything a resumed run needs: networks, optimizers, the generator's EMA, step and random state, and
+    the data they are trained on (a dataset's ``summary()``)."""
 
     method: str
+    data: str
     recipe: Recipe
     generator: torch.nn.Module
     discriminator: torch.nn.Module
@@ -135,13 +138,13 @@ class GANState:
     history: list[dict] = field(default_factory=list)
 
 
-def new_state(method: str, seed: int, size: int, width: int, z_dim: int, **tricks) -> GANState:
-    """A fresh run of ``method``: networks initialised from ``seed``, the recipe's optimizers."""
+def new_state(method: str, seed: int, size: int, width: int, z_dim: int, data: str, **tricks) -> GANState:
+    """A fresh run of ``method`` on ``data``: networks initialised from ``seed``, the recipe's optimizers."""
     rule = recipe(method, **tricks)
     torch.manual_seed(seed)
     generator, discriminator = models.build(method, size, width, z_dim)
     ema = copy.deepcopy(generator).eval().requires_grad_(False)
-    return GANState(method, rule, generator, discriminator, ema,
+    return GANState(method, data, rule, generator, discriminator, ema,
                     torch.optim.Adam(generator.parameters(), rule.lr_g, betas=rule.betas),
                     torch.optim.Adam(discriminator.parameters(), rule.lr_d, betas=rule.betas),
                     torch.Generator().manual_seed(seed))
@@ -150,7 +153,7 @@ def new_state(method: str, seed: int, size: int, width: int, z_dim: int, **trick
 def save_checkpoint(state: GANState, path: Path | str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"method": state.method, "recipe": asdict(state.recipe), "step": state.step,
+    torch.save({"method": state.method, "data": state.data, "recipe": asdict(state.recipe), "step": state.step,
                 "rng": state.rng.get_state(), "torch_rng": torch.get_rng_state(), "history": state.history,
                 **{name: getattr(state, name).state_dict()
                    for name in ("generator", "discriminator", "ema", "opt_g", "opt_d")}}, path)
@@ -162,6 +165,9 @@ def load_checkpoint(state: GANState, path: Path | str) -> GANState:
     saved = torch.load(path, weights_only=True)
     if saved["method"] != state.method:
         raise ValueError(f"{path} is a {saved['method']} checkpoint; this run trains {state.method}")
+    if saved.get("data") != state.data:
+        raise ValueError(f"{path} was trained on other data: {saved.get('data', 'data it does not name')!r}; "
+                         f"this run trains on {state.data!r}")
     there = saved["recipe"]
     changed = [f"{key} {there.get(key)!r} there, {value!r} here" for key, value in asdict(state.recipe).items()
                if there.get(key) != value]
