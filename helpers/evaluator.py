@@ -150,7 +150,7 @@ def generate_and_score(evaluator: Evaluator, generate, labels: torch.Tensor,
 class Grader:
     """Grades generators as the assignment does and records it in ``run``: for each, the images of
     ``labels`` (100 per digit) are timed, scored, measured by FD to ``reference``, exported as
-    {digit}_{index:03d}.png and drawn as a 10×10 grid."""
+    {digit}_{index:03d}.png into conditional_<name>_<tag>/ among the run's images and drawn as a 10×10 grid."""
 
     def __init__(self, judge: Evaluator, reference: torch.Tensor, labels: torch.Tensor, run, tag: str,
                  device: torch.device | str = "cpu"):
@@ -164,7 +164,7 @@ class Grader:
         self.run.metric(f"acc_{name}", scored.accuracy)
         self.run.metric(f"fd_{name}", metrics.frechet_distance(self.reference, scored.images, self.fd_features,
                                                                device=self.device))
-        folder = runtime.folder("runs") / "images" / f"conditional_{name}_{self.tag}"
+        folder = self.run.outputs("images") / f"conditional_{name}_{self.tag}"
         self.run.artifact(f"{name}_images", metrics.export_images(scored.images, folder, file_names(self.labels),
                                                                  overwrite=True))
         grid = grid_rows(scored.images, self.labels)

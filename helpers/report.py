@@ -253,20 +253,18 @@ def vae_table(records: list[dict]) -> pd.DataFrame:
 
 
 def exported_gan_images(seed: int, profile: str, data_root: str) -> tuple[dict[str, Path], str]:
-    """Per GAN method, the folder of images problem 1 exported with ``seed``, ``profile`` and ``data_root``.
-
-    Every GAN run writes runs/images/gan_<method>_seed<seed>/ anew, so a folder counts only when the newest
-    GAN record in the runs folder listing it had this profile and data root. The note says where the
-    images come from, or what is missing and the command that makes it.
+    """Per GAN method, the folder of images problem 1 exported with ``seed``, ``profile`` and ``data_root``: that
+    of the newest GAN record in the runs folder with these settings listing one (each run exports into
+    folders of its own). The note says where the images come from, or what is missing and the command that
+    makes it.
     """
-    newest = {}
+    found = {}
     paths = sorted(runtime.folder("runs").rglob("*.json"), key=lambda path: path.stat().st_mtime)
     for path, record in zip(paths, load_records(paths)):  # a file that is not a record is an error naming it
-        if record["notebook"] == "gan" and record.get("seed") == seed:
-            newest |= {method: (path, record) for method in GAN_NAMES
-                       if f"gan_{method}_images" in record.get("artifacts", {})}
-    found = {method: (path, Path(record["artifacts"][f"gan_{method}_images"])) for method, (path, record)
-             in newest.items() if record["profile"] == profile and record["parameters"].get("data_root") == data_root}
+        if (record["notebook"], record.get("seed"), record.get("profile"),
+                record["parameters"].get("data_root")) == ("gan", seed, profile, data_root):
+            found |= {method: (path, Path(record["artifacts"][f"gan_{method}_images"])) for method in GAN_NAMES
+                      if f"gan_{method}_images" in record.get("artifacts", {})}
     if not found:
         faces = f"the faces of {data_root}" if data_root else "the built-in faces"
         command = f"python -m helpers.run gan --profile {profile} --seed {seed}"

@@ -1,5 +1,7 @@
 """Stand-ins shared by the tests."""
+import numpy as np
 import torch
+from PIL import Image
 
 from helpers.data.digits import DigitSet
 
@@ -23,3 +25,15 @@ def digit_set(n=64, seed=0, domain="a"):
     labels = torch.randint(0, 10, (n,), generator=g)
     images = torch.randint(0, 256, (n, 3, 28, 28), generator=g, dtype=torch.uint8)
     return DigitSet(images, labels, domain, "train", "test tensors")
+
+
+
+def course_faces(root, n=16):
+    """A tiny course folder ``root``: face/train/ and face/test/ with ``n`` random 64×64 RGB PNG files each."""
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        folder = root / "face" / split
+        folder.mkdir(parents=True)
+        for index in range(n):
+            Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(folder / f"{index:03d}.png")
+    return root

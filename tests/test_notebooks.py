@@ -9,6 +9,7 @@ import nbformat
 import papermill
 import pytest
 
+import fakes
 from helpers import run
 
 
@@ -65,6 +66,19 @@ def test_a_gan_run_resumed_from_its_checkpoint_ends_where_it_ended():
     assert resumed["artifacts"]["gan_dcgan_checkpoint"] == first["artifacts"]["gan_dcgan_checkpoint"]
     assert resumed["metrics"]["fid_dcgan"] == first["metrics"]["fid_dcgan"]  # nothing left to train: same G
     assert "dcgan: resumed at step 4" in path.with_suffix(".ipynb").read_text()  # the executed notebook
+
+
+def test_runs_that_differ_only_in_their_data_keep_their_own_images_and_checkpoints(tmp_path):
+    written = {}  # record path -> {file: its bytes just after its run}
+    for data in ([], ["-p", "data_root", str(fakes.course_faces(tmp_path))]):
+        path, record = recorded("gan", "--profile", "smoke", "--seed", "4", "-p", "methods", "dcgan", *data)
+        images, checkpoint = (pathlib.Path(record["artifacts"][f"gan_dcgan_{kind}"])
+                              for kind in ("images", "checkpoint"))
+        assert images.parent.name == checkpoint.parent.name == path.stem  # folders named by the run
+        written[path] = {file: file.read_bytes() for file in [*images.glob("*.png"), checkpoint]}
+    (first, first_files), (second, second_files) = written.items()
+    assert first != second and len(first_files) == len(second_files) == 101 and not set(first_files) & set(second_files)
+    assert all(file.read_bytes() == content for file, content in first_files.items())  # intact after the second run
 
 
 def test_run_parameters_are_parsed_as_papermill_does():

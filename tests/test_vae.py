@@ -147,14 +147,15 @@ def test_every_profile_draws_vae_images_of_the_gan_size():
 
 
 def write_gan_record(runs, name, profile, data_root="", seed=0):
-    folder = metrics.export_images(torch.full((3, 3, 8, 8), -1.0), runs / "images" / "gan_dcgan_seed0", overwrite=True)
+    folder = runs / "images" / name / "gan_dcgan"  # each run's own folder
+    metrics.export_images(torch.full((3, 3, 8, 8), -1.0), folder, overwrite=True)
     record = {"notebook": "gan", "profile": profile, "seed": seed, "parameters": {"data_root": data_root},
               "metrics": {}, "artifacts": {"gan_dcgan_images": str(folder)}}
     (runs / f"{name}.json").write_text(json.dumps(record))
     return folder
 
 
-def test_the_gan_images_count_only_from_the_newest_gan_run_of_the_same_settings(tmp_path, monkeypatch):
+def test_the_gan_images_are_those_of_the_newest_gan_run_of_the_same_settings(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBOOK_RUNS", str(tmp_path))
     found, note = report.exported_gan_images(0, "cpu", "")
     assert found == {} and "python -m helpers.run gan --profile cpu --seed 0" in note
@@ -163,13 +164,15 @@ def test_the_gan_images_count_only_from_the_newest_gan_run_of_the_same_settings(
     assert report.exported_gan_images(1, "cpu", "")[0] == {}
     images = metrics.import_images(folder)
     assert images.shape == (3, 3, 8, 8) and torch.equal(images, torch.full((3, 3, 8, 8), -1.0))
-    later = write_gan_record(tmp_path, "gan-smoke-seed0", "smoke")  # the same folder, written anew
-    later_time = (tmp_path / "gan-cpu-seed0.json").stat().st_mtime + 1
-    os.utime(tmp_path / "gan-smoke-seed0.json", (later_time, later_time))
-    found, note = report.exported_gan_images(0, "cpu", "")
-    assert found == {} and "--profile cpu" in note
+    later = write_gan_record(tmp_path, "gan-smoke-seed0", "smoke")  # a later run of other settings, in its own folder
+    assert report.exported_gan_images(0, "cpu", "")[0] == {"dcgan": folder}
     assert report.exported_gan_images(0, "smoke", "")[0] == {"dcgan": later}
     assert report.exported_gan_images(0, "smoke", "/data")[0] == {}
+    newer = write_gan_record(tmp_path, "gan-dcgan-cpu-seed0", "cpu")
+    newer_time = (tmp_path / "gan-cpu-seed0.json").stat().st_mtime + 1
+    os.utime(tmp_path / "gan-dcgan-cpu-seed0.json", (newer_time, newer_time))
+    found, note = report.exported_gan_images(0, "cpu", "")
+    assert found == {"dcgan": newer} and "(from gan-dcgan-cpu-seed0.json)" in note
     (tmp_path / "broken.json").write_text("{")  # a record cut short is an error, not a run skipped
     with pytest.raises(ValueError, match="broken.json is not a readable run record"):
         report.exported_gan_images(0, "smoke", "")
