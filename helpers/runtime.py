@@ -35,7 +35,7 @@ PROFILES = MappingProxyType({
     },
     "cpu": {
         "dann": {"steps": 3000, "batch_size": 64, "n_eval": None, "n_tsne": 500},
-        "uda": {"steps": 3000, "batch_size": 64, "adda_steps": 3000, "pixelda_steps": 3000, "selfensemble_steps": 10000,
+        "uda": {"steps": 3000, "batch_size": 64, "adda_steps": 3000, "pixelda_steps": 3000, "selfensemble_steps": 8000,
                 "n_eval": None, "n_tsne": 500},
         "gan": {"size": 32, "width": 32, "z_dim": 100, "batch_size": 64, "n_fid": 500, "n_export": 1000,
                 "steps": {"dcgan": 3000, "wgangp": 800, "sagan": 1500}},
