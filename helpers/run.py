@@ -7,14 +7,16 @@
 A run writes runs/<stem>.ipynb (the executed notebook) and runs/<stem>.json (its record); the
 record's path is the last line printed. A failed run prints its failing cell's error and its executed notebook
 and exits non-zero; in the matrix the other runs still go on, and the collected tables cover the runs that
-succeeded. The matrix ends by writing RESULTS.md from its records; --results-only writes the tables and
-RESULTS.md from the matrix's records already in runs/, running nothing.
+succeeded. The matrix ends by writing RESULTS.md from its records and printing each run's seconds; --results-only
+writes the tables and RESULTS.md from the matrix's records already in runs/, running nothing.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import papermill
@@ -32,7 +34,11 @@ TABLES = {"gan": report.gan_table, "dann": report.dann_table,  # a notebook's re
 
 
 class RunFailed(RuntimeError):
-    pass
+    """A run whose notebook raised or wrote no record: ``reason`` says which, ``executed`` is its executed notebook."""
+
+    def __init__(self, reason: str, executed: Path | None):
+        super().__init__(reason + (f"\nsee the executed notebook {executed}" if executed else ""))
+        self.reason = reason
 
 
 def notebook_path(name: str) -> Path:
@@ -41,8 +47,9 @@ def notebook_path(name: str) -> Path:
     return runtime.ROOT / "notebooks" / NOTEBOOKS[name]
 
 
-def execute(name: str, profile: str = "", seed: int = 0, **parameters) -> Path:
-    """Execute notebook ``name`` with ``parameters``; return the path of its JSON record."""
+def execute(name: str, profile: str = "", seed: int = 0, *, progress_bar: bool = True, **parameters) -> Path:
+    """Execute notebook ``name`` with ``parameters``, with papermill's progress bar or not; return the path of its
+    JSON record."""
     path = notebook_path(name)
     known = papermill.inspect_notebook(str(path))
     unknown = set(parameters) - set(known)
@@ -52,21 +59,34 @@ def execute(name: str, profile: str = "", seed: int = 0, **parameters) -> Path:
     record = record_path(name, profile, seed, parameters)
     executed = record.with_suffix(".ipynb")
     record.unlink(missing_ok=True)
-    os.environ["WORKBOOK_RECORD"] = str(record)  # the kernel inherits it; report.Run writes there
-    try:
-        papermill.execute_notebook(str(path), str(executed), cwd=str(path.parent), kernel_name="python3",
-                                   parameters={**parameters, "profile": profile, "seed": seed})
-    except papermill.PapermillExecutionError as error:  # a cell raised: its error, as the notebook shows it
-        raise RunFailed(f"{name} {parameters} failed in cell [{error.exec_count}] with {error.ename}: "
-                        f"{error.evalue}\nsee the executed notebook {executed}") from error
-    except Exception as error:
-        raise RunFailed(f"{name} {parameters} failed ({type(error).__name__}: {error}); "
-                        f"see the executed notebook {executed}") from error
-    finally:
-        del os.environ["WORKBOOK_RECORD"]
+    with environ(WORKBOOK_RECORD=str(record)):  # the kernel inherits it; report.Run writes there
+        try:
+            papermill.execute_notebook(str(path), str(executed), cwd=str(path.parent), kernel_name="python3",
+                                       parameters={**parameters, "profile": profile, "seed": seed},
+                                       progress_bar=progress_bar)
+        except papermill.PapermillExecutionError as error:  # a cell raised: its error, as the notebook shows it
+            raise RunFailed(f"{name} {parameters} failed in cell [{error.exec_count}] with {error.ename}: "
+                            f"{error.evalue}", executed) from error
+        except Exception as error:
+            raise RunFailed(f"{name} {parameters} failed ({type(error).__name__}: {error})", executed) from error
     if not record.exists():
-        raise RunFailed(f"{name} ran but wrote no record at {record}; see {executed}")
+        raise RunFailed(f"{name} {parameters} ran but wrote no record", executed)
     return record
+
+
+@contextmanager
+def environ(**values: str):
+    """Set environment variables for the block (the kernels it starts inherit them), then restore them."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def record_path(name: str, profile: str, seed: int, parameters: dict) -> Path:
@@ -83,24 +103,47 @@ def default_runs() -> list[tuple[str, dict]]:
                         "target": target}) for source, target in UDA_PAIRS])
 
 
-def matrix(profile: str, seeds: list[int]) -> int:
-    """Every run of ``default_runs`` for every seed, then ``collect`` of their records."""
+def run_here(jobs: list[tuple[str, dict, int]], profile: str):
+    """``matrix``'s runner in this process: one job after the other, each printed as it starts."""
+    for index, job in enumerate(jobs):
+        print(f"[{index + 1}/{len(jobs)}] {describe(*job)}", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        try:
+            record, failure = execute(job[0], profile, job[2], **job[1]), ""
+        except RunFailed as failed:
+            record, failure = None, str(failed)
+            print(f"FAILED: {failure}", file=sys.stderr)
+        yield index, record, failure, time.perf_counter() - started
+
+
+def matrix(profile: str, seeds: list[int], runner=run_here) -> int:
+    """Every run of ``default_runs`` for every seed, then ``collect`` of their records and each run's seconds;
+    1 if any run failed. ``runner(jobs, profile)`` runs the jobs, (name, parameters, seed) each, and yields
+    (job's index, record path or None, failure message or "", seconds) as each ends."""
     profile = runtime.resolve_profile(profile)
+    jobs = [(name, parameters, seed) for name, parameters in default_runs() for seed in seeds]
+    started = time.perf_counter()
+    outcomes = sorted(runner(jobs, profile), key=lambda outcome: outcome[0])
     records, missing, failures = {}, {}, []
-    runs = default_runs()
-    for number, (name, parameters) in enumerate(runs, 1):
-        for seed in seeds:
-            print(f"[{number}/{len(runs)}] {name} {parameters} seed {seed}", file=sys.stderr, flush=True)
-            try:
-                records.setdefault(name, []).append(execute(name, profile, seed, **parameters))
-            except RunFailed as failure:
-                failures.append(str(failure))
-                missing.setdefault(name, []).append(record_path(name, profile, seed, parameters))
-                print(f"FAILED: {failure}", file=sys.stderr)
+    for index, record, failure, _ in outcomes:
+        name, parameters, seed = jobs[index]
+        if record:
+            records.setdefault(name, []).append(record)
+        else:
+            failures.append(failure)
+            missing.setdefault(name, []).append(record_path(name, profile, seed, parameters))
     collect(records, missing)
+    print("seconds per run:", file=sys.stderr)
+    for index, record, _, seconds in outcomes:
+        print(f"{seconds:9.1f}  {describe(*jobs[index])}{'' if record else '  FAILED'}", file=sys.stderr)
+    print(f"{time.perf_counter() - started:9.1f}  in all", file=sys.stderr)
     for failure in failures:
         print(f"FAILED: {failure}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def describe(name: str, parameters: dict, seed: int) -> str:
+    return f"{name} {parameters} seed {seed}"
 
 
 def results_only(profile: str, seeds: list[int]) -> int:
