@@ -2,13 +2,16 @@
 
     python -m helpers.run NAME [--profile P] [--seed N] [-p KEY VALUE ...]   one notebook
     python -m helpers.run [--profile P] [--seeds N ...]                      the default matrix
+    python -m helpers.run [--seeds N ...] --workers N | --scheduler ADDRESS  the matrix on Dask distributed
     python -m helpers.run --results-only [--profile P] [--seeds N ...]       the matrix's tables and page again
 
 A run writes runs/<stem>.ipynb (the executed notebook) and runs/<stem>.json (its record); the
 record's path is the last line printed. A failed run prints its failing cell's error and its executed notebook
 and exits non-zero; in the matrix the other runs still go on, and the collected tables cover the runs that
 succeeded. The matrix ends by writing RESULTS.md from its records and printing each run's seconds; --results-only
-writes the tables and RESULTS.md from the matrix's records already in runs/, running nothing.
+writes the tables and RESULTS.md from the matrix's records already in runs/, running nothing. With --workers or
+--scheduler the matrix's runs go to Dask workers (``helpers.distributed``) and their files come back to runs/ and
+figures/ here.
 """
 from __future__ import annotations
 
@@ -200,11 +203,32 @@ def main(argv: list[str] | None = None) -> int:
                         help="a notebook parameter, e.g. -p source svhn -p target mnistm")
     parser.add_argument("--results-only", action="store_true",
                         help="write the matrix's tables and RESULTS.md from its records in runs/, running nothing")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="run the matrix on a local Dask cluster of N workers (one per GPU with CUDA)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run the matrix on the Dask cluster of this scheduler, e.g. tcp://HOST:8786")
     args = parser.parse_args(argv)
+    dask = args.workers is not None or args.scheduler
+    if args.workers is not None and args.scheduler:
+        parser.error("--workers starts a local cluster, --scheduler uses one already running: give one of them")
+    if args.workers is not None and args.workers < 1:
+        parser.error(f"--workers {args.workers}: the local cluster needs 1 worker or more")
+    if dask and (args.name or args.results_only):
+        parser.error("--workers and --scheduler go with the matrix, without a notebook NAME or --results-only")
     if args.name is None:
         if args.p:
             parser.error("-p needs a notebook NAME")
-        return (results_only if args.results_only else matrix)(args.profile, args.seeds or [args.seed])
+        seeds = args.seeds or [args.seed]
+        if args.results_only:
+            return results_only(args.profile, seeds)
+        if not dask:
+            return matrix(args.profile, seeds)
+        from helpers import distributed  # dask is imported only for a matrix on it
+        try:
+            with distributed.connect(args.workers or 0, args.scheduler or "") as client:
+                return matrix(args.profile, seeds, runner=distributed.runner(client))
+        except distributed.ClusterError as error:
+            parser.error(str(error))
     if args.results_only:
         parser.error("--results-only goes with the matrix, not with a notebook NAME")
     try:

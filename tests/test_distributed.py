@@ -1,0 +1,52 @@
+"""The matrix on Dask distributed: a local cluster's workers run the notebooks, their files come back here."""
+import json
+
+import pytest
+
+from helpers import distributed, run
+
+
+def test_a_local_cluster_has_a_worker_per_gpu_pinned_to_it_or_single_threaded_cpu_workers():
+    assert distributed.worker_envs(2, gpus=0, cores=8) == [{"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}] * 2
+    assert distributed.worker_envs(2, gpus=4, cores=8) == [
+        {"CUDA_VISIBLE_DEVICES": "0", "OMP_NUM_THREADS": "4", "MKL_NUM_THREADS": "4"},
+        {"CUDA_VISIBLE_DEVICES": "1", "OMP_NUM_THREADS": "4", "MKL_NUM_THREADS": "4"}]
+    with pytest.raises(distributed.ClusterError, match="--workers 3: this machine has 2 GPUs"):
+        distributed.worker_envs(3, gpus=2, cores=8)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--workers", "2", "--scheduler", "tcp://127.0.0.1:8786"], "give one of them"),
+    (["--workers", "0"], "--workers 0: the local cluster needs 1 worker or more"),
+    (["dann", "--workers", "2"], "go with the matrix"),
+    (["--results-only", "--scheduler", "tcp://127.0.0.1:8786"], "go with the matrix"),
+])
+def test_bad_cluster_options_are_refused_in_one_line(args, message, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        run.main(args)
+    assert stopped.value.code == 2 and message in capsys.readouterr().err.splitlines()[-1]
+
+
+def test_the_matrix_on_two_local_workers_brings_every_run_back_and_reports_a_failure(tmp_path, monkeypatch,
+                                                                                        capsys):
+    monkeypatch.setenv("WORKBOOK_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("WORKBOOK_FIGURES", str(tmp_path / "figures"))
+    monkeypatch.setattr(run, "default_runs", lambda: [
+        ("gan", {"methods": "dcgan"}),
+        ("dann", {"source": "nosuchdomain", "target": "mnist"}),
+        ("vae", {}),  # compares its samples with the GAN's images: they reach its worker
+    ])
+    assert run.main(["--profile", "smoke", "--workers", "2"]) == 1
+    out, err = capsys.readouterr()
+    assert "failed in cell [" in err and "nosuchdomain" in err
+    assert f"see the executed notebook {tmp_path / 'runs' / 'dann-nosuchdomain-mnist-smoke-seed0.ipynb'}" in err
+    assert "[3 done, 0 running, 0 left]" in err and "in all" in err
+    assert (tmp_path / "runs" / "dann-nosuchdomain-mnist-smoke-seed0.ipynb").exists()
+    assert "DCGAN (problem 1)" in (tmp_path / "figures" / "vae_table.md").read_text()  # the VAE saw the GAN's images
+    assert "DCGAN" in (tmp_path / "figures" / "gan_table.md").read_text()
+    page = (tmp_path / "RESULTS.md").read_text()
+    assert "gan-dcgan-smoke-seed0.json" in page and "dann-nosuchdomain-mnist-smoke-seed0.json" in page
+    for name in ("gan-dcgan-smoke-seed0.json", "vae-smoke-seed0.json"):
+        artifacts = json.loads((tmp_path / "runs" / name).read_text())["artifacts"]
+        assert artifacts and all(path.startswith(str(tmp_path)) for path in artifacts.values())
+        assert all((tmp_path / path).exists() for path in artifacts.values())
