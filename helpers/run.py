@@ -50,14 +50,20 @@ def notebook_path(name: str) -> Path:
     return runtime.ROOT / "notebooks" / NOTEBOOKS[name]
 
 
-def execute(name: str, profile: str = "", seed: int = 0, *, progress_bar: bool = True, **parameters) -> Path:
-    """Execute notebook ``name`` with ``parameters``, with papermill's progress bar or not; return the path of its
-    JSON record."""
+def check(name: str, parameters: dict) -> Path:
+    """The path of notebook ``name``, refused (SystemExit) if there is no such notebook or it lacks a parameter."""
     path = notebook_path(name)
     known = papermill.inspect_notebook(str(path))
     unknown = set(parameters) - set(known)
     if unknown:
         raise SystemExit(f"{path.name} has no parameter {sorted(unknown)}; its parameters: {sorted(known)}")
+    return path
+
+
+def execute(name: str, profile: str = "", seed: int = 0, *, progress_bar: bool = True, **parameters) -> Path:
+    """Execute notebook ``name`` with ``parameters``, with papermill's progress bar or not; return the path of its
+    JSON record."""
+    path = check(name, parameters)
     profile = runtime.resolve_profile(profile)
     record = record_path(name, profile, seed, parameters)
     executed = record.with_suffix(".ipynb")
@@ -122,8 +128,11 @@ def run_here(jobs: list[tuple[str, dict, int]], profile: str):
 def matrix(profile: str, seeds: list[int], runner=run_here) -> int:
     """Every run of ``default_runs`` for every seed, then ``collect`` of their records and each run's seconds;
     1 if any run failed. ``runner(jobs, profile)`` runs the jobs, (name, parameters, seed) each, and yields
-    (job's index, record path or None, failure message or "", seconds) as each ends."""
+    (job's index, record path or None, failure message or "", seconds) as each ends. A run list with an unknown
+    notebook or parameter is refused before anything runs."""
     profile = runtime.resolve_profile(profile)
+    for name, parameters in default_runs():
+        check(name, parameters)
     jobs = [(name, parameters, seed) for name, parameters in default_runs() for seed in seeds]
     started = time.perf_counter()
     outcomes = sorted(runner(jobs, profile), key=lambda outcome: outcome[0])

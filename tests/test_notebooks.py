@@ -128,6 +128,13 @@ def test_the_matrix_goes_on_after_a_failure_and_collects_the_tables(monkeypatch,
     assert "DCGAN" in (figures / "gan_table.md").read_text()
 
 
+def test_a_run_list_with_a_parameter_its_notebook_lacks_is_refused_before_anything_runs(monkeypatch):
+    monkeypatch.setattr(run, "default_runs", lambda: [("dann", {}), ("conditional", {"source": "mnist"})])
+    monkeypatch.setattr(run, "execute", lambda *args, **kwargs: pytest.fail("a run started"))
+    with pytest.raises(SystemExit, match=r"2_conditional.ipynb has no parameter \['source'\]"):
+        run.matrix("smoke", [0])
+
+
 def test_the_default_matrix_runs_problem_4_on_four_pairs_and_pixelda_on_one():
     uda = [parameters for name, parameters in run.default_runs() if name == "uda"]
     assert [(p["source"], p["target"]) for p in uda] == [("mnist", "mnistm"), ("synnum", "mnist"),
