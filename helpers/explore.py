@@ -100,6 +100,7 @@ def arrange(pictures: list[Image.Image], across: bool = False) -> Image.Image:
 
 
 def rendered(fig: Figure) -> Image.Image:
+    """A matplotlib figure (one not shown by pyplot) as an image."""
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
     return Image.fromarray(np.asarray(canvas.buffer_rgba())).convert("RGB")
