@@ -19,15 +19,17 @@ import numpy as np
 import pandas as pd
 import torch
 from ipywidgets import widgets
+from matplotlib import font_manager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 from torchvision.utils import make_grid
 
 from helpers import figures, metrics, runtime
 from helpers.methods import acgan, diffusion, vae
 
 TILE = 96  # the displayed size, in pixels, of one generated image; small images are enlarged to it
+FONT = ImageFont.truetype(font_manager.findfont("DejaVu Sans"), 11)  # matplotlib's, with Greek letters
 
 
 class Explorer:
@@ -79,9 +81,9 @@ def tiles(images: torch.Tensor, columns: int, scale: int = 0) -> Image.Image:
 
 def caption(picture: Image.Image, text: str) -> Image.Image:
     """``picture`` under a line of ``text``."""
-    width = math.ceil(ImageDraw.Draw(picture).textlength(text)) + 4
+    width = math.ceil(ImageDraw.Draw(picture).textlength(text, font=FONT)) + 4
     canvas = Image.new("RGB", (max(picture.width, width), picture.height + 16), "white")
-    ImageDraw.Draw(canvas).text((2, 2), text, fill="black")
+    ImageDraw.Draw(canvas).text((2, 1), text, fill="black", font=FONT)
     canvas.paste(picture, (0, 16))
     return canvas
 
