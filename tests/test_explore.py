@@ -71,6 +71,14 @@ def test_the_digits_answer_the_digit_the_guidance_and_the_steps(diffusion_model)
     assert set(only_acgan.controls) == {"digit", "seed"} and changes(only_acgan, "digit", 9)
 
 
+def test_a_view_is_the_same_for_the_same_controls(diffusion_model):
+    """Headless runs stay deterministic: the noise of every view comes from its seeds."""
+    first, second = (explore.digits(diffusion_model, w=1.0, steps=2, seed=3, shown=2) for _ in range(2))
+    assert first.image.value == second.image.value
+    walks = [explore.latent_walk({"DCGAN": generator(0)}, seed=4, frames=3) for _ in range(2)]
+    assert walks[0].image.value == walks[1].image.value
+
+
 def test_digits_refuse_to_run_without_a_model():
     with pytest.raises(ValueError, match="diffusion model .* ACGAN generator"):
         explore.digits()
