@@ -35,7 +35,7 @@ def random_points(n: int, seed: int) -> pd.DataFrame:
     return points
 
 
-gan, conditional, uda, vae = (runtime.settings(args.profile, problem) for problem in ("gan", "conditional", "uda", "vae"))
+gan, conditional, uda, vae = (runtime.settings(args.profile, name) for name in ("gan", "conditional", "uda", "vae"))
 d, a = conditional["diffusion"], conditional["acgan"]
 schedule = diffusion.Schedule(d["T"])
 torch.manual_seed(0)
@@ -51,8 +51,8 @@ explorers = {  # name -> (explorer, the changes timed: (control, new value))
                            [("digit", 7), ("w", 4.0), ("steps", min(d["T"], 50))]),
     "reverse process": (explore.reverse_process({t: torch.randn(3, 28, 28) for t in range(d["T"] + 1)}),
                         [("t", d["T"] // 2)]),
-    "t-SNE (problem 4's models)": (explore.tsne({name: random_points(uda["n_tsne"], seed)
-                                                 for seed, name in enumerate(report.UDA_ROWS.values())}, "benchmark_tsne"),
+    "t-SNE (problem 4's models)": (explore.tsne({row: random_points(uda["n_tsne"], seed)
+                                                 for seed, row in enumerate(report.UDA_ROWS.values())}, "tsne"),
                                    [("by", "domain"), ("model", "DANN")]),
     "VAE interpolation": (explore.face_interpolation(autoencoder, faces), [("b", 5)]),
     "VAE traversal": (explore.latent_traversal(autoencoder, faces), [("direction", 3), ("value", -1.0)]),
@@ -63,4 +63,5 @@ for name, (explorer, changes) in explorers.items():
         start = time.perf_counter()
         explorer.controls[control].value = value
         seconds = time.perf_counter() - start
-        print(f"  {name}: {control} -> {value!r}: {seconds:.3f} s  (at most {BAR:g}: {'met' if seconds <= BAR else 'NOT met'})")
+        verdict = "met" if seconds <= BAR else "NOT met"
+        print(f"  {name}: {control} -> {value!r}: {seconds:.3f} s  (at most {BAR:g}: {verdict})")

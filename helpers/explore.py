@@ -155,9 +155,9 @@ def latent_walk(generators: dict[str, torch.nn.Module], seed: int, frames: int =
                      torch.cat([torch.tensor([t]), torch.linspace(0, 1, frames)]))
         images = decoded(generator, path, device)
         scale = max(1, TILE // images.shape[-1])
+        walk = f"{method}: z_a (seed {seed_a}) to z_b (seed {seed_b})"
         return arrange([caption(tiles(images[:1], 1, 2 * scale), f"t = {t:.2f}"),
-                        caption(tiles(images[1:], frames, scale), f"{method}: z_a (seed {seed_a}) to z_b (seed {seed_b})")],
-                       across=True)
+                        caption(tiles(images[1:], frames, scale), walk)], across=True)
 
     return Explorer(name, "GAN: a walk between two latent vectors", controls, draw)
 

@@ -133,7 +133,7 @@ def test_a_displayed_explorer_carries_its_widget_and_the_png_of_its_view():
 
 
 def test_tiles_enlarge_small_images_and_refuse_non_finite_ones():
-    assert explore.tiles(torch.zeros(4, 3, 16, 16), columns=2).size == (6 * 38, 6 * 38)  # 2 × (16 + 2) + 2, × 96 // 16
+    assert explore.tiles(torch.zeros(4, 3, 16, 16), columns=2).size == (6 * 38, 6 * 38)  # (2 × (16 + 2) + 2) × 6
     assert explore.tiles(torch.zeros(2, 3, 16, 16), columns=2, scale=1).size == (38, 20)
     with pytest.raises(ValueError, match="NaN"):
         explore.tiles(torch.full((1, 3, 4, 4), float("nan")), columns=1)
