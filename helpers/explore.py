@@ -38,7 +38,7 @@ class Explorer:
     def __init__(self, name: str, title: str, controls: dict[str, widgets.ValueWidget],
                  draw: Callable[..., Image.Image]):
         self.name, self.controls, self.draw = name, controls, draw
-        self.image = widgets.Image(format="png")
+        self.image = widgets.Image(format="png", layout=widgets.Layout(align_self="flex-start"))  # not stretched
         self.status = widgets.Label()
         self.save = widgets.Button(description="Save PNG", tooltip=f"write figures/{name}.png", icon="download")
         self.save.on_click(lambda _: setattr(self.status, "value", f"saved {self.export()}"))

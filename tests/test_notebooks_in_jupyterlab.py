@@ -89,9 +89,12 @@ def stop(server: subprocess.Popen, base: str, token: str) -> None:
 @pytest.fixture(scope="module")
 def lab(browser, tmp_path_factory):
     """JupyterLab on a copy of notebooks/ (so that nothing it saves reaches the committed notebooks), with fresh
-    settings and workspaces: its URL and token. Stopped at the end, whatever happened."""
+    settings (no news) and workspaces: its URL and token. Stopped at the end, whatever happened."""
     folder = tmp_path_factory.mktemp("jupyterlab")
     shutil.copytree(runtime.ROOT / "notebooks", folder / "notebooks")
+    quiet = folder / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    quiet.parent.mkdir(parents=True)
+    quiet.write_text('{"fetchNews": "false"}')  # no question about news over the screenshots
     port, token = free_port(), secrets.token_hex(16)
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "WORKBOOK_PROFILE": "smoke", "JUPYTERLAB_SETTINGS_DIR": str(folder / "settings"),
@@ -101,7 +104,8 @@ def lab(browser, tmp_path_factory):
     log = open(folder / "server.log", "w")
     server = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
                                f"--port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-                               f"--ServerApp.root_dir={folder / 'notebooks'}", "--LabApp.expose_app_in_browser=True"],
+                               f"--ServerApp.root_dir={folder / 'notebooks'}", "--LabApp.expose_app_in_browser=True",
+                               *(["--allow-root"] if os.geteuid() == 0 else [])],
                               env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
