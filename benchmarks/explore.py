@@ -48,7 +48,7 @@ explorers = {  # name -> (explorer, the changes timed: (control, new value))
     "conditional digits": (explore.digits((diffusion.new_model(d["width"], schedule, 0, d["objective"])[1], schedule),
                                           acgan.new_networks(10, 28, a["width"], a["z_dim"], 0, a["dropout"])[2],
                                           w=conditional["guidance"][-1], steps=d["ddim_steps"]),
-                           [("digit", 7), ("w", 4.0), ("steps", min(d["T"], 50))]),
+                           [("digit", 7), ("w", 4.0), ("steps", min(d["T"], 25))]),
     "reverse process": (explore.reverse_process({t: torch.randn(3, 28, 28) for t in range(d["T"] + 1)}),
                         [("t", d["T"] // 2)]),
     "t-SNE (problem 4's models)": (explore.tsne({row: random_points(uda["n_tsne"], seed)
@@ -57,7 +57,7 @@ explorers = {  # name -> (explorer, the changes timed: (control, new value))
     "VAE interpolation": (explore.face_interpolation(autoencoder, faces), [("b", 5)]),
     "VAE traversal": (explore.latent_traversal(autoencoder, faces), [("direction", 3), ("value", -1.0)]),
 }
-print(f"profile {args.profile}, untrained models, {torch.get_num_threads()} torch threads; seconds of one change:")
+print(f"profile {args.profile}, untrained models; seconds of one change:")
 for name, (explorer, changes) in explorers.items():
     for control, value in changes:
         start = time.perf_counter()

@@ -66,7 +66,7 @@ def test_the_digits_answer_the_digit_the_guidance_and_the_steps(diffusion_model)
     generator_ema = acgan.new_networks(10, 28, 8, 16, seed=0)[2]
     explorer = explore.digits(diffusion_model, generator_ema, w=0.0, steps=2, seed=0, shown=3)
     assert changes(explorer, "digit", 3) and changes(explorer, "w", 2.0) and changes(explorer, "steps", 3)
-    assert explorer.controls["steps"].max == 50  # the smaller of T and 50
+    assert explorer.controls["steps"].max == 25  # the smaller of T and most_steps
     only_acgan = explore.digits(acgan_generator=generator_ema, shown=2)
     assert set(only_acgan.controls) == {"digit", "seed"} and changes(only_acgan, "digit", 9)
 
