@@ -82,21 +82,31 @@ def feature_tsne(features: torch.nn.Module | dict[str, torch.nn.Module],
     return points
 
 
+TSNE_COLOURS = {"digit": ("digit class", "tab10", 1.0), "domain": ("domain", "Set1", 0.7)}  # label, palette, alpha
+
+
+def tsne_scatter(ax: plt.Axes, points: pd.DataFrame, by: str, name: str) -> plt.Axes:
+    """t-SNE points (columns x, y, digit, domain) of the model ``name`` on ``ax``, coloured by ``by``: 'digit' or
+    'domain'."""
+    if by not in TSNE_COLOURS:
+        raise ValueError(f"colour by {by!r}: expected one of {sorted(TSNE_COLOURS)}")
+    label, palette, alpha = TSNE_COLOURS[by]
+    sns.scatterplot(points, x="x", y="y", hue=by, palette=palette, s=8, linewidth=0, alpha=alpha, ax=ax)
+    ax.set_title(f"{name}: by {label}")
+    ax.set(xticks=[], yticks=[], xlabel="", ylabel="")
+    ax.legend(fontsize=7, markerscale=1.5, loc="best")
+    return ax
+
+
 def tsne_panels(embeddings: dict[str, pd.DataFrame]) -> plt.Figure:
     """One row per model: its t-SNE points coloured by digit class, then by domain.
 
     Each frame has columns x, y, digit, domain.
     """
     fig, axes = plt.subplots(len(embeddings), 2, figsize=(9, 4.2 * len(embeddings)), squeeze=False)
-    for (name, points), (by_class, by_domain) in zip(embeddings.items(), axes):
-        sns.scatterplot(points, x="x", y="y", hue="digit", palette="tab10", s=8, linewidth=0, ax=by_class)
-        sns.scatterplot(points, x="x", y="y", hue="domain", palette="Set1", s=8, linewidth=0, alpha=0.7,
-                        ax=by_domain)
-        by_class.set_title(f"{name}: by digit class")
-        by_domain.set_title(f"{name}: by domain")
-        for ax in (by_class, by_domain):
-            ax.set(xticks=[], yticks=[], xlabel="", ylabel="")
-            ax.legend(fontsize=7, markerscale=1.5, loc="best")
+    for (name, points), row in zip(embeddings.items(), axes):
+        for ax, by in zip(row, TSNE_COLOURS):
+            tsne_scatter(ax, points, by, name)
     fig.tight_layout()
     return fig
 

@@ -132,6 +132,13 @@ def parse_choices(parameter: str, text: str, allowed: list[str]) -> list[str]:
     return chosen
 
 
+def number(parameter: str, value) -> float:
+    """A notebook parameter that must be a number, refused with its name and value otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{parameter}={value!r}: expected a number")
+    return float(value)
+
+
 def device() -> torch.device:
     """The fastest device present: CUDA, then Apple's MPS, then the CPU."""
     if torch.cuda.is_available():

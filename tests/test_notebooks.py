@@ -42,6 +42,10 @@ def test_notebook_runs_in_the_smoke_profile_and_writes_its_record(name, paramete
     for artifact, path in record["artifacts"].items():  # every artifact was written: a file, or a folder of PNGs
         path = pathlib.Path(path)
         assert (any(path.glob("*.png")) if path.is_dir() else path.stat().st_size > 0), artifact
+    executed = nbformat.read(pathlib.Path(done.stdout.strip().splitlines()[-1]).with_suffix(".ipynb"), as_version=4)
+    explorers = [cell for cell in executed.cells if cell.cell_type == "code" and "explore." in cell.source]
+    assert explorers and all(any("image/png" in output.get("data", {}) for output in cell.outputs)
+                             for cell in explorers)  # headless, each explorer shows the PNG of its default view
     if name == "vae":  # the built-in faces have no attributes: the run says so rather than ignore it
         executed = pathlib.Path(done.stdout.strip().splitlines()[-1]).with_suffix(".ipynb").read_text()
         assert "attribute 'Smiling' does not apply" in executed

@@ -31,3 +31,11 @@ def test_a_bad_override_is_refused_naming_what_was_expected(overrides, message):
 def test_a_group_of_settings_is_not_one_setting():
     with pytest.raises(ValueError, match=r"unknown setting 'acgan'.*'acgan.steps'"):
         runtime.settings("cpu", "conditional", "acgan=3")
+
+
+def test_number_refuses_a_parameter_that_is_not_a_number():
+    assert runtime.number("guidance", 4) == 4.0
+    with pytest.raises(TypeError, match=r"guidance='abc': expected a number"):
+        runtime.number("guidance", "abc")
+    with pytest.raises(TypeError, match="guidance=True"):
+        runtime.number("guidance", True)

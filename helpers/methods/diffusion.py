@@ -156,11 +156,12 @@ def timesteps(T: int, steps: int) -> list[int]:
 @torch.no_grad()
 def sample(model: NoisePredictor, schedule: Schedule, labels: torch.Tensor, *, w: float, steps: int, eta: float,
            seed: int, device: torch.device | str = "cpu", batch_size: int = 500,
-           trace: dict[int, torch.Tensor] | None = None) -> torch.Tensor:
+           trace: dict[int, torch.Tensor] | None = None, progress: bool = True) -> torch.Tensor:
     """Images (N×3×28×28 in [-1, 1], on the CPU) of the classes ``labels``, from x_T ~ N(0, I) drawn with ``seed``.
 
     DDIM's update over ``steps`` timesteps with ``eta`` (see the module's docstring). ``trace``, when
     given, receives the first image's x_t at every visited t (t = T for the noise, ..., 0 for the result).
+    ``progress``: show a progress bar.
     """
     rng = torch.Generator().manual_seed(seed)
     x_T = torch.randn(len(labels), 3, 28, 28, generator=rng)
@@ -168,7 +169,8 @@ def sample(model: NoisePredictor, schedule: Schedule, labels: torch.Tensor, *, w
     taus = timesteps(schedule.T, steps)
     model.to(device).eval()
     chunks = []
-    bar = tqdm(total=len(taus) * math.ceil(len(labels) / batch_size), desc=f"sampling ({steps} steps, η = {eta})")
+    bar = tqdm(total=len(taus) * math.ceil(len(labels) / batch_size), desc=f"sampling ({steps} steps, η = {eta})",
+               disable=not progress)
     for start in range(0, len(labels), batch_size):
         x, c = x_T[start:start + batch_size].to(device), labels[start:start + batch_size].to(device)
         for i, tau in enumerate(taus):
