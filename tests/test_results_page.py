@@ -99,7 +99,7 @@ def test_results_only_rebuilds_the_page_from_the_matrixs_records_and_names_the_m
 def test_the_matrix_ends_with_the_page_naming_the_runs_that_failed(folders, monkeypatch):
     def execute(name, profile, seed, **parameters):
         if parameters["source"] == "synnum":
-            raise run.RunFailed("synnum failed")
+            raise run.RunFailed("synnum failed", None)
         return dann_record(folders, parameters["source"], parameters["target"], seed, (0.5, 0.8, 0.97))
 
     monkeypatch.setattr(run, "execute", execute)
