@@ -55,7 +55,9 @@ def test_recipes_are_named_and_an_unknown_one_is_refused():
     assert uda.recipe("paper").network == "paper" and uda.recipe("paper").optimizer == uda.PAPER_SGD
     assert uda.recipe("bn-adam").separate_domains
     assert uda.recipe("warp-adabn").warp and uda.recipe("warp-adabn").target_statistics
-    with pytest.raises(ValueError, match="'sgd'.*'bn-adam', 'in-sgd', 'paper', 'warp-adabn'"):
+    default = uda.recipe(uda.DEFAULT)
+    assert (default.network, default.optimizer.name, default.separate_domains, default.warp) == ("in", "adam", True, True)
+    with pytest.raises(ValueError, match="'sgd'.*'bn-adam', 'in-adam-warp', 'in-sgd', 'paper', 'warp-adabn'"):
         uda.recipe("sgd")
 
 

@@ -47,8 +47,9 @@ RECIPES = {
     "paper": Recipe("paper", PAPER_SGD, separate_domains=False),  # Ganin et al. 2016, as published
     "bn-adam": Recipe("bn", Optimizer("adam", lr=1e-3), separate_domains=True),
     "warp-adabn": Recipe("bn", Optimizer("adam", lr=1e-3), separate_domains=True, warp=True, target_statistics=True),
+    "in-adam-warp": Recipe("in", Optimizer("adam", lr=1e-3), separate_domains=True, warp=True),
 }
-DEFAULT = "in-sgd"
+DEFAULT = "in-adam-warp"
 
 
 def recipe(name: str) -> Recipe:
