@@ -6,7 +6,8 @@
 - ``sagan``: the hinge loss with two time-scale learning rates, G 1e-4 and D 4e-4, Adam betas (0, 0.9)
   (Zhang et al., 2019).
 
-Optional tricks from the reports: one-sided label smoothing (DCGAN), instance noise on D's inputs.
+Optional tricks from the reports: one-sided label smoothing (DCGAN), instance noise on D's inputs; and
+DiffAugment (``methods.diffaugment``), differentiable augmentations of every image D sees, for any method.
 The generator's weights are also averaged (EMA); samples and FID use the average.
 
 A run is resumable: ``GANState`` holds the networks, optimizers, EMA, step and the random generator
@@ -27,6 +28,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from helpers import runtime
+from helpers.methods import diffaugment
 from helpers.methods.training import descend, ema_decay, update_ema
 from helpers.models import gan as models
 
@@ -42,6 +44,7 @@ class Recipe:
     label_smoothing: float = 0.0  # one-sided: D's target for real images is 1 − this (bce only)
     instance_noise: float = 0.0  # σ of Gaussian noise on D's inputs at the start, annealed linearly to 0
     ema_decay: float = 0.999
+    diffaugment: tuple[str, ...] = ()  # DiffAugment's policy: names from diffaugment.POLICIES, applied in order
 
 
 RECIPES = {
@@ -55,7 +58,9 @@ RECIPES = {
 TRICKS = {"label_smoothing": (float, "in [0, 1)", lambda v: 0 <= v < 1),
           "instance_noise": (float, ">= 0", lambda v: v >= 0),
           "n_critic": (int, "an integer >= 1", lambda v: v >= 1),
-          "ema_decay": (float, "in [0, 1)", lambda v: 0 <= v < 1)}
+          "ema_decay": (float, "in [0, 1)", lambda v: 0 <= v < 1),
+          "diffaugment": (diffaugment.parse_policy, f"one or more of {list(diffaugment.POLICIES)}", bool)}
+LISTS = {"diffaugment"}  # tricks whose value is itself a comma list
 
 
 def recipe(method: str, **tricks) -> Recipe:
@@ -69,11 +74,19 @@ def recipe(method: str, **tricks) -> Recipe:
     return rule
 
 
-def parse_tricks(text: str) -> dict[str, float | int]:
-    """'label_smoothing=0.1, n_critic=3' -> {'label_smoothing': 0.1, 'n_critic': 3}, checking names and values."""
+def parse_tricks(text: str) -> dict[str, float | int | tuple[str, ...]]:
+    """'label_smoothing=0.1, n_critic=3' -> {'label_smoothing': 0.1, 'n_critic': 3}, checking names and values.
+
+    A list-valued trick takes the words after it that have no '=': 'diffaugment=color,cutout, n_critic=2'.
+    """
+    items: list[tuple[str, str]] = []
+    for part in filter(None, (part.strip() for part in text.split(","))):
+        if "=" not in part and items and items[-1][0] in LISTS:
+            items[-1] = (items[-1][0], f"{items[-1][1]},{part}")
+        else:
+            items.append(tuple(word.strip() for word in part.partition("=")[::2]))
     tricks = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        name, _, value = (word.strip() for word in item.partition("="))
+    for name, value in items:
         if name not in TRICKS or name in tricks:
             raise ValueError(f"tricks={text!r}: {name!r} is unknown or repeated; expected distinct names from "
                              f"{list(TRICKS)} as name=value, separated by commas")
@@ -169,8 +182,9 @@ def load_checkpoint(state: GANState, path: Path | str) -> GANState:
         raise ValueError(f"{path} was trained on other data: {saved.get('data', 'data it does not name')!r}; "
                          f"this run trains on {state.data!r}")
     there = saved["recipe"]
-    changed = [f"{key} {there.get(key)!r} there, {value!r} here" for key, value in asdict(state.recipe).items()
-               if there.get(key) != value]
+    there = {key: there.get(key, getattr(Recipe, key, None)) for key in asdict(state.recipe)}  # older: defaults
+    changed = [f"{key} {there[key]!r} there, {value!r} here" for key, value in asdict(state.recipe).items()
+               if there[key] != value]
     if changed:
         raise ValueError(f"{path} was trained with another recipe: {', '.join(changed)}")
     for name in ("generator", "discriminator", "ema", "opt_g", "opt_d"):
@@ -226,6 +240,7 @@ def train(state: GANState, images, *, steps: int, batch_size: int, device: torch
             fake = generated.detach()
             if sigma:  # instance noise: D sees x + σ n, n ~ N(0, I)
                 real, fake = (x + sigma * torch.randn(x.shape, generator=state.rng).to(device) for x in (real, fake))
+            real, fake = (diffaugment.augment(x, rule.diffaugment, state.rng) for x in (real, fake))  # T(x), T(G(z))
             d_real, d_fake = d(real), d(fake)
             loss_d = discriminator_loss(rule, d_real, d_fake)
             stats = {"loss_d": loss_d.item(), "d_real": d_real.mean().item(), "d_fake": d_fake.mean().item()}
@@ -234,7 +249,8 @@ def train(state: GANState, images, *, steps: int, batch_size: int, device: torch
                 loss_d = loss_d + rule.gp_weight * penalty  # L_D = E[D(x̃)] − E[D(x)] + λ GP
                 stats |= {"wasserstein": -stats["loss_d"], "penalty": penalty.item(), "loss_d": loss_d.item()}
             descend(state.opt_d, loss_d, f"{state.method} discriminator", state.step)
-        loss_g = generator_loss(rule, d(generated))
+        seen = diffaugment.augment(generated, rule.diffaugment, state.rng)  # T(G(z)): G's gradient flows through T
+        loss_g = generator_loss(rule, d(seen))
         descend(state.opt_g, loss_g, f"{state.method} generator", state.step)
         update_ema(state.ema, g, ema_decay(state.step, rule.ema_decay))
         state.step += 1
