@@ -24,6 +24,7 @@ import pandas as pd
 
 from helpers import figures, metrics, runtime
 from helpers.data.digits import DOMAIN_NAMES
+from helpers.methods import gan
 
 LIBRARIES = ("torch", "torchvision", "numpy", "scikit-learn", "scikit-image", "pandas", "matplotlib",
              "seaborn", "torchmetrics", "papermill")
@@ -198,20 +199,25 @@ GAN_NAMES = {"dcgan": "DCGAN", "wgangp": "WGAN-GP", "sagan": "SAGAN"}
 
 
 def gan_table(records: list[dict]) -> pd.DataFrame:
-    """Method × (FID, IS, training seconds) from GAN records; 'mean ± std (n)' over several seeds.
+    """Method × (FID, IS, training seconds) from GAN records; 'mean ± std (n)' over several seeds. Runs with
+    DiffAugment get rows of their own, named by the policy.
 
     The FID column is named by the features it was computed on; records on different features are
     refused, since their numbers cannot be compared.
     """
     fid = fid_column(records)
+    policies = [gan.parse_tricks(record["parameters"].get("tricks", "")).get("diffaugment", ()) for record in records]
     rows = {}
     for method, name in GAN_NAMES.items():
-        runs = [record["metrics"] for record in records if f"fid_{method}" in record["metrics"]]
-        if runs:
-            scores = [m[f"is_{method}"] for m in runs if f"is_{method}" in m]
-            rows[name] = {fid: mean_std([m[f"fid_{method}"] for m in runs]),
-                          "IS": mean_std(scores) if scores else "needs Inception weights",
-                          "training (s)": mean_std([m[f"seconds_train_{method}"] for m in runs])}
+        for policy in sorted(set(policies)):
+            runs = [record["metrics"] for record, used in zip(records, policies)
+                    if used == policy and f"fid_{method}" in record["metrics"]]
+            if runs:
+                scores = [m[f"is_{method}"] for m in runs if f"is_{method}" in m]
+                rows[f"{name} + DiffAugment ({', '.join(policy)})" if policy else name] = {
+                    fid: mean_std([m[f"fid_{method}"] for m in runs]),
+                    "IS": mean_std(scores) if scores else "needs Inception weights",
+                    "training (s)": mean_std([m[f"seconds_train_{method}"] for m in runs])}
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "method"
     return table

@@ -77,11 +77,12 @@ def test_load_records_names_a_file_that_is_not_a_record(tmp_path):
         report.load_records([bad])
 
 
-def gan_record(fid_features, seed, fid, seconds, inception_score=None):
+def gan_record(fid_features, seed, fid, seconds, inception_score=None, tricks=""):
     metrics = {"fid_dcgan": fid, "seconds_train_dcgan": seconds}
     if inception_score is not None:
         metrics["is_dcgan"] = inception_score
-    return {"notebook": "gan", "parameters": {"seed": seed}, "fid_features": fid_features, "metrics": metrics}
+    return {"notebook": "gan", "parameters": {"seed": seed, "tricks": tricks}, "fid_features": fid_features,
+            "metrics": metrics}
 
 
 def test_gan_table_names_its_features_and_refuses_to_mix_them():
@@ -93,3 +94,13 @@ def test_gan_table_names_its_features_and_refuses_to_mix_them():
     assert inception.loc["DCGAN", "FID (Inception)"] == "30.5000" and inception.loc["DCGAN", "IS"] == "2.1000"
     with pytest.raises(ValueError, match="compares one kind"):
         report.gan_table([gan_record("Inception", 0, 30, 60), gan_record("random ConvNet (seed 0)", 0, 9, 60)])
+
+
+def test_gan_table_keeps_runs_with_diffaugment_apart():
+    features = "random ConvNet (seed 0)"
+    records = [gan_record(features, 0, 10, 60), gan_record(features, 1, 20, 60),
+               gan_record(features, 0, 4, 70, tricks="diffaugment=color,cutout,n_critic=2"),
+               gan_record(features, 0, 8, 70, tricks="diffaugment=translation")]
+    table = report.gan_table(records)
+    assert list(table.index) == ["DCGAN", "DCGAN + DiffAugment (color, cutout)", "DCGAN + DiffAugment (translation)"]
+    assert table.iloc[:, 0].tolist() == ["15.0000 ± 7.0711 (2)", "4.0000", "8.0000"]
