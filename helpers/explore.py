@@ -134,12 +134,12 @@ def slerp(z_a: torch.Tensor, z_b: torch.Tensor, t: torch.Tensor) -> torch.Tensor
 
 @torch.no_grad()
 def decoded(network: torch.nn.Module, z: torch.Tensor, device: torch.device | str) -> torch.Tensor:
-    """``network(z)`` in evaluation mode, on the CPU; the network's mode is left as it was."""
+    """``network(z)`` in evaluation mode, on the CPU, in [-1, 1]; the network's mode is left as it was."""
     was_training = network.training
     network.to(device).eval()
     images = network(z.to(device)).cpu()
     network.train(was_training)
-    return images
+    return images.clamp(-1, 1)  # StyleGAN2's output is not bounded by a tanh
 
 
 def seed_box(value: int, description: str = "seed") -> widgets.BoundedIntText:

@@ -195,7 +195,7 @@ def mean_std(values: list[float]) -> str:
     return f"{series.mean():.4f} ± {series.std():.4f} ({len(series)})"
 
 
-GAN_NAMES = {"dcgan": "DCGAN", "wgangp": "WGAN-GP", "sagan": "SAGAN"}
+GAN_NAMES = {"dcgan": "DCGAN", "wgangp": "WGAN-GP", "sagan": "SAGAN", "stylegan2": "StyleGAN2"}
 
 
 def gan_table(records: list[dict]) -> pd.DataFrame:

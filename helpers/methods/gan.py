@@ -5,6 +5,9 @@
   steps per generator step, Adam 1e-4, betas (0, 0.9) (Gulrajani et al., 2017).
 - ``sagan``: the hinge loss with two time-scale learning rates, G 1e-4 and D 4e-4, Adam betas (0, 0.9)
   (Zhang et al., 2019).
+- ``stylegan2``: the non-saturating loss with the R1 penalty on real images, γ/2 E[‖∇D(x)‖²], computed lazily
+  every 16 steps (and weighted 16 times), Adam 2e-3, betas (0, 0.99) (Karras et al., 2020), D's rate and betas
+  adjusted for the lazy penalty as the paper does.
 
 Optional tricks from the reports: one-sided label smoothing (DCGAN), instance noise on D's inputs; and
 DiffAugment (``methods.diffaugment``), differentiable augmentations of every image D sees, for any method.
@@ -41,6 +44,8 @@ class Recipe:
     betas: tuple[float, float]
     n_critic: int = 1
     gp_weight: float = 10.0  # λ of the gradient penalty (WGAN-GP only)
+    r1_weight: float = 0.0  # γ of the R1 penalty on real images (StyleGAN2)
+    r1_every: int = 16  # lazy R1: the penalty every this many steps
     label_smoothing: float = 0.0  # one-sided: D's target for real images is 1 − this (bce only)
     instance_noise: float = 0.0  # σ of Gaussian noise on D's inputs at the start, annealed linearly to 0
     ema_decay: float = 0.999
@@ -51,6 +56,7 @@ RECIPES = {
     "dcgan": Recipe("bce", 2e-4, 2e-4, (0.5, 0.999)),
     "wgangp": Recipe("wasserstein-gp", 1e-4, 1e-4, (0.0, 0.9), n_critic=5),
     "sagan": Recipe("hinge", 1e-4, 4e-4, (0.0, 0.9)),
+    "stylegan2": Recipe("bce", 2e-3, 2e-3, (0.0, 0.99), r1_weight=0.01),  # γ 0.01: the paper's CIFAR-10 value
 }
 
 
@@ -124,6 +130,13 @@ def generator_loss(recipe: Recipe, d_fake: torch.Tensor) -> torch.Tensor:
     return -d_fake.mean()  # WGAN-GP and hinge: −E[D(G(z))]
 
 
+def r1_penalty(discriminator: torch.nn.Module, real: torch.Tensor) -> torch.Tensor:
+    """E[‖∇_x D(x)‖²] over real images x, one squared norm per sample (Mescheder et al., 2018)."""
+    real = real.detach().requires_grad_(True)
+    grad, = torch.autograd.grad(discriminator(real).sum(), real, create_graph=True)
+    return grad.pow(2).flatten(1).sum(dim=1).mean()
+
+
 def gradient_penalty(critic: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor,
                      rng: torch.Generator) -> torch.Tensor:
     """E[(‖∇D(x̂)‖₂ − 1)²] with x̂ = ε x + (1 − ε) x̃, one ε ~ U[0, 1] and one norm per sample."""
@@ -157,9 +170,11 @@ def new_state(method: str, seed: int, size: int, width: int, z_dim: int, data: s
     torch.manual_seed(seed)
     generator, discriminator = models.build(method, size, width, z_dim)
     ema = copy.deepcopy(generator).eval().requires_grad_(False)
+    lazy = rule.r1_every / (rule.r1_every + 1) if rule.r1_weight else 1.0  # c = k / (k + 1): lr c·η, betas β^c
     return GANState(method, data, rule, generator, discriminator, ema,
                     torch.optim.Adam(generator.parameters(), rule.lr_g, betas=rule.betas),
-                    torch.optim.Adam(discriminator.parameters(), rule.lr_d, betas=rule.betas),
+                    torch.optim.Adam(discriminator.parameters(), rule.lr_d * lazy,
+                                     betas=tuple(beta ** lazy for beta in rule.betas)),
                     torch.Generator().manual_seed(seed))
 
 
@@ -197,7 +212,8 @@ def load_checkpoint(state: GANState, path: Path | str) -> GANState:
 
 def sample(generator: torch.nn.Module, n: int, seed: int, device: torch.device | str = "cpu",
            batch_size: int = 500, labels: torch.Tensor | None = None) -> torch.Tensor:
-    """``n`` images (on the CPU) from z drawn with ``seed``: the same seed gives the same z on any device.
+    """``n`` images (on the CPU) from z drawn with ``seed``: the same seed gives the same z on any device, and
+    the same noise inputs (StyleGAN2's, drawn from torch's random state) on the same device.
 
     With ``labels`` (n classes) the generator is conditional and called as G(z, c).
     """
@@ -206,11 +222,13 @@ def sample(generator: torch.nn.Module, n: int, seed: int, device: torch.device |
     classes = labels.split(batch_size) if labels is not None else [None] * len(chunks)
     was_training = generator.training
     generator.to(device).eval()
-    with torch.no_grad():
+    cuda = torch.device(device).type == "cuda"
+    with torch.no_grad(), torch.random.fork_rng(devices=[torch.device(device)] if cuda else []):
+        torch.manual_seed(seed)
         images = torch.cat([(generator(zs.to(device)) if cs is None else generator(zs.to(device), cs.to(device))).cpu()
                             for zs, cs in zip(chunks, classes)])
     generator.train(was_training)
-    return images
+    return images.clamp(-1, 1)  # a no-op after a tanh; StyleGAN2's output is not bounded
 
 
 def train(state: GANState, images, *, steps: int, batch_size: int, device: torch.device | str = "cpu",
@@ -244,6 +262,10 @@ def train(state: GANState, images, *, steps: int, batch_size: int, device: torch
             d_real, d_fake = d(real), d(fake)
             loss_d = discriminator_loss(rule, d_real, d_fake)
             stats = {"loss_d": loss_d.item(), "d_real": d_real.mean().item(), "d_fake": d_fake.mean().item()}
+            if rule.r1_weight and state.step % rule.r1_every == 0:
+                r1 = r1_penalty(d, real)
+                loss_d = loss_d + rule.r1_weight / 2 * rule.r1_every * r1  # L_D + k · γ/2 E[‖∇D(x)‖²], every k steps
+                stats["r1"] = r1.item()
             if rule.loss == "wasserstein-gp":
                 penalty = gradient_penalty(d, real, fake, state.rng)
                 loss_d = loss_d + rule.gp_weight * penalty  # L_D = E[D(x̃)] − E[D(x)] + λ GP

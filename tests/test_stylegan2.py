@@ -1,0 +1,77 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from helpers.methods import gan
+from helpers.models import stylegan2
+from fakes import Images
+
+
+def test_modulated_convolution_scales_the_weights_by_the_style_then_demodulates():
+    torch.manual_seed(0)
+    conv = stylegan2.ModulatedConv2d(4, 5, 3, w_dim=6)
+    x, w = torch.randn(2, 4, 8, 8), torch.randn(2, 6)
+    out = conv(x, w)
+    s = conv.affine(w)
+    for i in range(2):
+        modulated = conv.scale * conv.weight * s[i].view(1, 4, 1, 1)  # w'_ijk = s_i w_ijk
+        demodulated = modulated / (modulated.pow(2).sum(dim=(1, 2, 3), keepdim=True) + 1e-8).sqrt()  # w''
+        assert torch.allclose(out[i], F.conv2d(x[i:i + 1], demodulated, padding=1)[0], atol=1e-5)
+    assert torch.allclose(conv.affine(torch.zeros(1, 6)), torch.ones(1, 4))  # styles start at 1
+
+
+def test_demodulation_keeps_unit_variance_whatever_the_style():
+    torch.manual_seed(0)
+    conv = stylegan2.ModulatedConv2d(64, 8, 3, w_dim=16)
+    x = torch.randn(2, 64, 32, 32)
+    out = conv(x, torch.randn(2, 16) * torch.tensor([[1.0], [50.0]]))  # a mild and a wild style
+    assert out[:, :, 1:-1, 1:-1].std(dim=(2, 3)).sub(1).abs().max() < 0.15
+
+
+def test_style_mixing_takes_coarse_layers_from_one_latent_and_fine_from_the_other():
+    torch.manual_seed(0)
+    generator = stylegan2.Generator(z_dim=8, size=16, width=4)
+    assert generator.n_styles == 2 + 3 * 2
+    z_a, z_b = torch.randn(3, 8), torch.randn(3, 8)
+
+    def run(call, *args):
+        torch.manual_seed(1)  # the same noise inputs
+        return call(*args)
+
+    assert torch.allclose(run(generator.mix, z_a, z_b, generator.n_styles), run(generator, z_a))
+    assert torch.allclose(run(generator.mix, z_a, z_b, 0), run(generator, z_b))
+    mixed = run(generator.mix, z_a, z_b, 4)
+    assert not torch.allclose(mixed, run(generator, z_a)) and not torch.allclose(mixed, run(generator, z_b))
+
+
+def test_noise_inputs_are_per_layer_and_the_samples_depend_on_the_seed_only():
+    generator = stylegan2.Generator(z_dim=8, size=16, width=4)
+    noises = [m for m in generator.modules() if isinstance(m, stylegan2.Noise)]
+    assert len(noises) == 1 + 2 * 2
+    with torch.no_grad():
+        for noise in noises:
+            noise.strength.fill_(0.5)
+    first = gan.sample(generator, 4, seed=1)
+    torch.randn(100)  # the global random state moves on
+    assert torch.equal(first, gan.sample(generator, 4, seed=1))
+    assert not torch.equal(first, gan.sample(generator, 4, seed=2))
+
+
+def test_r1_penalty_matches_its_formula():
+    a = torch.randn(3, 4, 4)
+    discriminator = lambda x: (x * a).flatten(1).sum(1)  # noqa: E731; ∇_x D(x) = a for every x
+    assert gan.r1_penalty(discriminator, torch.randn(5, 3, 4, 4)).item() == pytest.approx(a.pow(2).sum().item())
+
+
+def test_r1_is_lazy_and_the_discriminators_adam_is_adjusted_for_it(monkeypatch):
+    state = gan.new_state("stylegan2", 0, 16, 4, 8, "random images")
+    c = 16 / 17
+    assert state.opt_d.param_groups[0]["lr"] == pytest.approx(2e-3 * c)
+    assert state.opt_d.param_groups[0]["betas"] == pytest.approx((0.0, 0.99 ** c))
+    assert state.opt_g.param_groups[0]["lr"] == 2e-3
+    calls = []
+    original = gan.r1_penalty
+    monkeypatch.setattr(gan, "r1_penalty", lambda d, x: calls.append(len(x)) or original(d, x))
+    history = gan.train(state, Images(), steps=33, batch_size=4, log_every=11)
+    assert calls == [4, 4, 4]  # steps 0, 16 and 32
+    assert history["r1"].notna().all() and (history["r1"] > 0).all()
