@@ -36,10 +36,12 @@ def test_color_follows_its_formulas():
 def test_translation_shifts_each_image_whole_and_fills_with_zeros():
     x = images(n=40) + 3  # no zero pixel of its own
     out = diffaugment.translation(x, torch.Generator().manual_seed(0), ratio=1 / 8)  # up to 2 pixels
+    def kept(image, dy, dx):  # the part of the image that a shift by (dy, dx) keeps inside
+        return image[:, max(dy, 0):16 + min(dy, 0), max(dx, 0):16 + min(dx, 0)]
+
     for image, shifted in zip(x, out):
         found = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
-                 if torch.equal(torch.roll(image, (dy, dx), (1, 2))[:, max(dy, 0):16 + min(dy, 0), max(dx, 0):16 + min(dx, 0)],
-                                shifted[:, max(dy, 0):16 + min(dy, 0), max(dx, 0):16 + min(dx, 0)])]
+                 if torch.equal(kept(torch.roll(image, (dy, dx), (1, 2)), dy, dx), kept(shifted, dy, dx))]
         assert len(found) == 1
         dy, dx = found[0]
         assert (shifted == 0).sum() == 3 * (16 * 16 - (16 - abs(dy)) * (16 - abs(dx)))

@@ -75,3 +75,19 @@ def test_r1_is_lazy_and_the_discriminators_adam_is_adjusted_for_it(monkeypatch):
     history = gan.train(state, Images(), steps=33, batch_size=4, log_every=11)
     assert calls == [4, 4, 4]  # steps 0, 16 and 32
     assert history["r1"].notna().all() and (history["r1"] > 0).all()
+
+
+def test_style_mixing_grid_takes_coarse_styles_from_its_rows_and_fine_from_its_columns():
+    generator = stylegan2.Generator(z_dim=8, size=16, width=4)  # noise strengths start at 0
+    rows, columns = 2, 3
+    grid = gan.style_mixing(generator, rows, columns, seed=5, crossover=4).view(rows + 1, columns + 1, 3, 16, 16)
+    assert torch.equal(grid[0, 0], torch.ones(3, 16, 16))
+    row_images, column_images = grid[1:, 0], grid[0, 1:]
+    coarse_only = gan.style_mixing(generator, rows, columns, seed=5, crossover=generator.n_styles)
+    fine_only = gan.style_mixing(generator, rows, columns, seed=5, crossover=0)
+    for i in range(rows):
+        for j in range(columns):
+            assert torch.allclose(coarse_only.view_as(grid)[1 + i, 1 + j], row_images[i], atol=1e-6)
+            assert torch.allclose(fine_only.view_as(grid)[1 + i, 1 + j], column_images[j], atol=1e-6)
+            mixed = grid[1 + i, 1 + j]
+            assert not torch.allclose(mixed, row_images[i]) and not torch.allclose(mixed, column_images[j])

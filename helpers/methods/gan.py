@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -210,6 +211,16 @@ def load_checkpoint(state: GANState, path: Path | str) -> GANState:
     return state
 
 
+@contextmanager
+def fixed_noise(seed: int, device: torch.device | str):
+    """Inside, torch's random state on ``device`` starts from ``seed`` (so that StyleGAN2's noise inputs, drawn
+    from it, are fixed by the seed); after, it is what it was before."""
+    cuda = torch.device(device).type == "cuda"
+    with torch.random.fork_rng(devices=[torch.device(device)] if cuda else []):
+        torch.manual_seed(seed)
+        yield
+
+
 def sample(generator: torch.nn.Module, n: int, seed: int, device: torch.device | str = "cpu",
            batch_size: int = 500, labels: torch.Tensor | None = None) -> torch.Tensor:
     """``n`` images (on the CPU) from z drawn with ``seed``: the same seed gives the same z on any device, and
@@ -222,13 +233,36 @@ def sample(generator: torch.nn.Module, n: int, seed: int, device: torch.device |
     classes = labels.split(batch_size) if labels is not None else [None] * len(chunks)
     was_training = generator.training
     generator.to(device).eval()
-    cuda = torch.device(device).type == "cuda"
-    with torch.no_grad(), torch.random.fork_rng(devices=[torch.device(device)] if cuda else []):
-        torch.manual_seed(seed)
+    with torch.no_grad(), fixed_noise(seed, device):
         images = torch.cat([(generator(zs.to(device)) if cs is None else generator(zs.to(device), cs.to(device))).cpu()
                             for zs, cs in zip(chunks, classes)])
     generator.train(was_training)
     return images.clamp(-1, 1)  # a no-op after a tanh; StyleGAN2's output is not bounded
+
+
+def style_mixing(generator: torch.nn.Module, rows: int, columns: int, seed: int, crossover: int,
+                 device: torch.device | str = "cpu") -> torch.Tensor:
+    """StyleGAN2's style mixing, (rows + 1) × (columns + 1) images row by row: the top row holds the images of
+    ``columns`` latents, the left column those of ``rows`` others, and cell (i, j) the image whose first
+    ``crossover`` layers (coarse: pose, shape) take row i's w and the others (fine: texture, shading) column j's.
+    The corner is blank. Latents and noise inputs are drawn with ``seed``; every call uses the same noise."""
+    z = torch.randn(rows + columns, generator.z_dim, generator=torch.Generator().manual_seed(seed)).to(device)
+    z_rows, z_columns = z[:rows], z[rows:]
+
+    def drawn(make: Callable[[], torch.Tensor]) -> torch.Tensor:
+        with fixed_noise(seed, device):
+            return make().clamp(-1, 1).cpu()
+
+    was_training = generator.training
+    generator.to(device).eval()
+    with torch.no_grad():
+        top, left = drawn(lambda: generator(z_columns)), drawn(lambda: generator(z_rows))
+        grid = [torch.ones_like(top[:1]), top]  # a white corner
+        for i in range(rows):
+            grid += [left[i:i + 1], drawn(lambda: generator.mix(z_rows[i:i + 1].expand(columns, -1), z_columns,
+                                                                crossover))]
+    generator.train(was_training)
+    return torch.cat(grid)
 
 
 def train(state: GANState, images, *, steps: int, batch_size: int, device: torch.device | str = "cpu",
@@ -264,7 +298,7 @@ def train(state: GANState, images, *, steps: int, batch_size: int, device: torch
             stats = {"loss_d": loss_d.item(), "d_real": d_real.mean().item(), "d_fake": d_fake.mean().item()}
             if rule.r1_weight and state.step % rule.r1_every == 0:
                 r1 = r1_penalty(d, real)
-                loss_d = loss_d + rule.r1_weight / 2 * rule.r1_every * r1  # L_D + k · γ/2 E[‖∇D(x)‖²], every k steps
+                loss_d = loss_d + rule.r1_weight / 2 * rule.r1_every * r1  # L_D + k γ/2 E[‖∇D(x)‖²], every k steps
                 stats["r1"] = r1.item()
             if rule.loss == "wasserstein-gp":
                 penalty = gradient_penalty(d, real, fake, state.rng)

@@ -80,7 +80,7 @@ class ModulatedConv2d(nn.Module):
         weight = self.scale * self.weight
         out = F.conv2d(x * s[:, :, None, None], weight, padding=self.padding)  # conv with w'_ijk = s_i w_ijk
         if self.demodulate:
-            d = torch.rsqrt(s.pow(2) @ weight.pow(2).sum(dim=(2, 3)).t() + 1e-8)  # d_j = 1/√(Σ_ik (s_i w_ijk)² + ε)
+            d = torch.rsqrt(s.pow(2) @ weight.pow(2).sum(dim=(2, 3)).t() + 1e-8)  # d_j = 1/√(Σ_ik (s_i w_ijk)²+ε)
             out = out * d[:, :, None, None]
         return out
 
