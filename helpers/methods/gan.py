@@ -298,7 +298,7 @@ def train(state: GANState, images, *, steps: int, batch_size: int, device: torch
             stats = {"loss_d": loss_d.item(), "d_real": d_real.mean().item(), "d_fake": d_fake.mean().item()}
             if rule.r1_weight and state.step % rule.r1_every == 0:
                 r1 = r1_penalty(d, real)
-                loss_d = loss_d + rule.r1_weight / 2 * rule.r1_every * r1  # L_D + k γ/2 E[‖∇D(x)‖²], every k steps
+                loss_d = loss_d + rule.r1_every * rule.r1_weight / 2 * r1  # L_D + k γ/2 E[‖∇D(x)‖²] every k steps
                 stats["r1"] = r1.item()
             if rule.loss == "wasserstein-gp":
                 penalty = gradient_penalty(d, real, fake, state.rng)
