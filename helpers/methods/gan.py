@@ -212,6 +212,16 @@ def load_checkpoint(state: GANState, path: Path | str) -> GANState:
 
 
 @contextmanager
+def evaluating(generator: torch.nn.Module, device: torch.device | str):
+    """Inside, ``generator`` is on ``device`` in evaluation mode, without gradients; after, in its mode as before."""
+    was_training = generator.training
+    generator.to(device).eval()
+    with torch.no_grad():
+        yield
+    generator.train(was_training)
+
+
+@contextmanager
 def fixed_noise(seed: int, device: torch.device | str):
     """Inside, torch's random state on ``device`` starts from ``seed`` (so that StyleGAN2's noise inputs, drawn
     from it, are fixed by the seed); after, it is what it was before."""
@@ -231,12 +241,9 @@ def sample(generator: torch.nn.Module, n: int, seed: int, device: torch.device |
     z = torch.randn(n, generator.z_dim, generator=torch.Generator().manual_seed(seed))
     chunks = z.split(batch_size)
     classes = labels.split(batch_size) if labels is not None else [None] * len(chunks)
-    was_training = generator.training
-    generator.to(device).eval()
-    with torch.no_grad(), fixed_noise(seed, device):
+    with evaluating(generator, device), fixed_noise(seed, device):
         images = torch.cat([(generator(zs.to(device)) if cs is None else generator(zs.to(device), cs.to(device))).cpu()
                             for zs, cs in zip(chunks, classes)])
-    generator.train(was_training)
     return images.clamp(-1, 1)  # a no-op after a tanh; StyleGAN2's output is not bounded
 
 
@@ -253,15 +260,12 @@ def style_mixing(generator: torch.nn.Module, rows: int, columns: int, seed: int,
         with fixed_noise(seed, device):
             return make().clamp(-1, 1).cpu()
 
-    was_training = generator.training
-    generator.to(device).eval()
-    with torch.no_grad():
+    with evaluating(generator, device):
         top, left = drawn(lambda: generator(z_columns)), drawn(lambda: generator(z_rows))
         grid = [torch.ones_like(top[:1]), top]  # a white corner
         for i in range(rows):
             grid += [left[i:i + 1], drawn(lambda: generator.mix(z_rows[i:i + 1].expand(columns, -1), z_columns,
                                                                 crossover))]
-    generator.train(was_training)
     return torch.cat(grid)
 
 

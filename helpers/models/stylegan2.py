@@ -118,7 +118,7 @@ class Generator(nn.Module):
         super().__init__()
         levels = _levels(size)
         channels = [min(max_channels, width * 2 ** i) for i in reversed(range(levels + 1))]  # 4×4 … size×size
-        self.z_dim = self.w_dim = z_dim
+        self.z_dim = z_dim  # w has as many numbers as z
         self.mapping = nn.Sequential(*(layer for _ in range(mapping_layers)  # f: z ↦ w, at 1/100 of the learning rate
                                        for layer in (EqualLinear(z_dim, z_dim, lr_multiplier=0.01), nn.LeakyReLU(0.2))))
         self.constant = nn.Parameter(torch.randn(1, channels[0], 4, 4))
