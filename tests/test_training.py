@@ -95,3 +95,20 @@ def test_descend_takes_one_step_on_a_finite_loss_and_refuses_a_diverged_one():
     with pytest.raises(FloatingPointError, match="the toy loss is nan at step 2"):
         training.descend(opt, w.sum() * float("nan"), "toy", 2)
     assert w.item() == pytest.approx(0.8)  # no step taken
+
+
+@pytest.mark.parametrize("decay", [0.9, 0])
+def test_weight_average_ends_with_the_moving_average_or_with_the_last_weights_when_off(decay):
+    model = nn.Linear(2, 1)
+    averaged = training.WeightAverage(model, decay)
+    expected = model.weight.detach().clone()
+    for step in range(1, 6):
+        with torch.no_grad():
+            model.weight.add_(1.0)
+        averaged.update(step)
+        d = min(decay, (1 + step) / (10 + step))
+        expected = d * expected + (1 - d) * model.weight.detach()  # θ̄ ← d θ̄ + (1 − d) θ
+    last = model.weight.detach().clone()
+    averaged.finish()
+    assert torch.allclose(model.weight, expected) and (decay == 0) == torch.equal(model.weight, last)
+    assert model.weight.requires_grad  # the model trains on as before; only its values changed

@@ -56,8 +56,10 @@ def test_recipes_are_named_and_an_unknown_one_is_refused():
     assert uda.recipe("bn-adam").separate_domains
     assert uda.recipe("warp-adabn").warp and uda.recipe("warp-adabn").target_statistics
     default = uda.recipe(uda.DEFAULT)
-    assert (default.network, default.optimizer.name, default.separate_domains, default.warp) == ("in", "adam", True, True)
-    with pytest.raises(ValueError, match="'sgd'.*'bn-adam', 'in-adam-warp', 'in-sgd', 'paper', 'warp-adabn'"):
+    assert (default.network, default.optimizer.name, default.separate_domains, default.warp, default.average) == \
+        ("in", "adam", True, True, 0.999)
+    assert uda.recipe("paper").average == 0  # the paper tests its last step's weights
+    with pytest.raises(ValueError, match="'sgd'.*'bn-adam', 'in-adam-warp', 'in-adam-warp-ema', 'in-sgd', 'paper'"):
         uda.recipe("sgd")
 
 

@@ -2,6 +2,7 @@
 and the exponential moving average."""
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -87,18 +88,20 @@ class Optimizer:
 
 
 def fit_classifier(model: torch.nn.Module, labelled, *, steps: int, batch_size: int, seed: int,
-                   optimizer: Optimizer, augment: Callable | None = None, device: torch.device | str = "cpu",
-                   desc: str = "classifier", log_points: int = 100) -> pd.DataFrame:
+                   optimizer: Optimizer, augment: Callable | None = None, average: float = 0,
+                   device: torch.device | str = "cpu", desc: str = "classifier", log_points: int = 100) -> pd.DataFrame:
     """Supervised training of ``model`` (images -> class logits) on ``labelled`` (a set with ``batch(index)``).
 
     ``augment``, when given, is called as ``augment(x, generator)`` on each batch (the run's seeded generator,
     so that the augmentation is reproducible) and returns the images to train on.
+    ``average``, when above 0, is the decay of a ``WeightAverage`` whose weights ``model`` ends with.
     Returns the training curves (class loss, accuracy, learning rate); FloatingPointError when the loss diverges.
     """
     generator = torch.Generator().manual_seed(seed)
     batches = shuffled_batches(len(labelled), batch_size, generator)
     opt = optimizer.build(model.parameters())
     model.to(device).train()
+    averaged = WeightAverage(model, average)
     history = History(steps, log_points)
     for step in trange(1, steps + 1, desc=desc):
         lr = optimizer.set_progress(opt, (step - 1) / steps)
@@ -110,6 +113,8 @@ def fit_classifier(model: torch.nn.Module, labelled, *, steps: int, batch_size: 
         loss = F.cross_entropy(logits, y)  # L_y
         history.log(step, class_loss=descend(opt, loss, desc, step), lr=lr,
                     train_accuracy=(logits.argmax(1) == y).float().mean().item())
+        averaged.update(step)
+    averaged.finish()
     return history.frame()
 
 
@@ -147,3 +152,21 @@ def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
 def ema_decay(step: int, decay: float) -> float:
     """The decay at ``step``, warmed up so that early averages are not dominated by the initial weights."""
     return min(decay, (1 + step) / (10 + step))
+
+
+class WeightAverage:
+    """Polyak averaging: θ̄, the exponential moving average of ``model``'s weights over training, updated after
+    each step and copied into ``model`` at the end, so that the model tested is the average rather than the
+    last step's weights. ``decay`` 0 keeps no average and leaves the final weights as they are."""
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        self.model, self.decay = model, decay
+        self.average = copy.deepcopy(model).requires_grad_(False) if decay else None
+
+    def update(self, step: int) -> None:
+        if self.average is not None:
+            update_ema(self.average, self.model, ema_decay(step, self.decay))
+
+    def finish(self) -> None:
+        if self.average is not None:
+            self.model.load_state_dict(self.average.state_dict())

@@ -19,7 +19,8 @@ from tqdm.auto import trange
 
 from helpers.data.digits import DigitSet
 from helpers.methods.augment import warp
-from helpers.methods.training import History, Optimizer, adapt_batchnorm, descend, fit_classifier, shuffled_batches
+from helpers.methods.training import (History, Optimizer, WeightAverage, adapt_batchnorm, descend, fit_classifier,
+                                     shuffled_batches)
 from helpers.models.uda import DANN, reverse_gradient
 
 PAPER_SGD = Optimizer("sgd", lr=0.01, momentum=0.9, annealed=True)  # μ_0 = 0.01, α = 10, β = 0.75
@@ -29,13 +30,15 @@ PAPER_SGD = Optimizer("sgd", lr=0.01, momentum=0.9, annealed=True)  # μ_0 = 0.0
 class Recipe:
     """How a network is trained: its layers (``models.uda.NETWORKS``), its optimizer, whether source and
     target images go through it in one batch or in a batch each (so that batch norm sees one domain at a time),
-    whether it trains on randomly warped images (``augment.warp``), and whether DANN ends by re-estimating batch
-    norm's statistics on the target's training images (AdaBN, ``training.adapt_batchnorm``)."""
+    whether it trains on randomly warped images (``augment.warp``), the decay of the weight average that the
+    network ends with (``training.WeightAverage``; 0: the last step's weights), and whether DANN ends by
+    re-estimating batch norm's statistics on the target's training images (AdaBN, ``training.adapt_batchnorm``)."""
 
     network: str
     optimizer: Optimizer
     separate_domains: bool
     warp: bool = False
+    average: float = 0
     target_statistics: bool = False
 
     def view(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -48,8 +51,9 @@ RECIPES = {
     "bn-adam": Recipe("bn", Optimizer("adam", lr=1e-3), separate_domains=True),
     "warp-adabn": Recipe("bn", Optimizer("adam", lr=1e-3), separate_domains=True, warp=True, target_statistics=True),
     "in-adam-warp": Recipe("in", Optimizer("adam", lr=1e-3), separate_domains=True, warp=True),
+    "in-adam-warp-ema": Recipe("in", Optimizer("adam", lr=1e-3), separate_domains=True, warp=True, average=0.999),
 }
-DEFAULT = "in-adam-warp"
+DEFAULT = "in-adam-warp-ema"
 
 
 def recipe(name: str) -> Recipe:
@@ -93,6 +97,7 @@ def train_dann(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, b
     target_batches = shuffled_batches(len(target), batch_size, generator)
     opt = recipe.optimizer.build(model.parameters())
     model.to(device).train()
+    averaged = WeightAverage(model, recipe.average)
     history = History(steps, log_points)
     for step in trange(1, steps + 1, desc=desc):
         p = (step - 1) / steps
@@ -113,6 +118,8 @@ def train_dann(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, b
         descend(opt, loss, desc, step)
         history.log(step, class_loss=class_loss.item(), train_accuracy=(logits.argmax(1) == y).float().mean().item(),
                     domain_loss=domain_loss.item(), domain_accuracy=domain_accuracy, lr=lr, **{"lambda": lambd})
+        averaged.update(step)
+    averaged.finish()
     if recipe.target_statistics:
         adapt_batchnorm(model, target, device=device)
     return history.frame()
@@ -125,6 +132,6 @@ def train(model: DANN, labelled: DigitSet, *, steps: int, batch_size: int, seed:
     if unlabelled is None:
         return fit_classifier(model, labelled, steps=steps, batch_size=batch_size, seed=seed,
                               optimizer=recipe.optimizer, augment=recipe.view if recipe.warp else None,
-                              device=device, desc=desc, log_points=log_points)
+                              average=recipe.average, device=device, desc=desc, log_points=log_points)
     return train_dann(model, labelled, unlabelled, steps=steps, batch_size=batch_size, seed=seed, recipe=recipe,
                       device=device, desc=desc, log_points=log_points)
