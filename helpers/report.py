@@ -89,6 +89,13 @@ class Run:
         self.record["metrics"][name] = value
         return value
 
+    def note(self, name: str, value: str) -> str:
+        """Record a fact about how the run ran beside its parameters (e.g. ``precision``: the one that ran)."""
+        if name in self.record:
+            raise ValueError(f"the record already has {name!r}; a note takes a name of its own")
+        self.record[name] = value
+        return value
+
     @contextmanager
     def timer(self, name: str):
         """Time the block into the metric ``seconds_<name>``."""

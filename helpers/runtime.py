@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import os
 import random
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
@@ -83,7 +84,7 @@ def settings(profile: str, problem: str, overrides: str = "") -> dict:
     table = PROFILES[resolve_profile(profile)]
     if problem not in table:
         raise KeyError(f"profile {profile!r} has no settings for {problem!r}; it has {sorted(table)}")
-    sizes = copy.deepcopy(dict(table[problem]))
+    sizes = _with_precision(copy.deepcopy(dict(table[problem])))
     for item in filter(None, (part.strip() for part in overrides.split(","))):
         key, equals, text = item.partition("=")
         if not equals:
@@ -96,7 +97,23 @@ def settings(profile: str, problem: str, overrides: str = "") -> dict:
             raise ValueError(f"overrides: unknown setting {key.strip()!r} for {problem!r}; known: "
                              f"{sorted(_keys(sizes))}")
         group[name] = _like(group[name], text.strip(), key.strip())
+    if sizes["precision"] not in PRECISIONS:
+        raise ValueError(f"overrides: precision={sizes['precision']!r}; expected one of {PRECISIONS}")
     return sizes
+
+
+PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+# float32 until the notebooks' results at "auto" are measured against it (docs/precision.md)
+DEFAULT_PRECISION = "fp32"
+
+
+def _with_precision(sizes: dict) -> dict:
+    """``sizes`` with the ``precision`` setting that every problem has: $WORKBOOK_PRECISION, else
+    ``DEFAULT_PRECISION``."""
+    chosen = os.environ.get("WORKBOOK_PRECISION", "") or DEFAULT_PRECISION
+    if chosen not in PRECISIONS:
+        raise ValueError(f"$WORKBOOK_PRECISION={chosen!r}; expected one of {PRECISIONS}")
+    return {"precision": chosen, **sizes}
 
 
 def _keys(sizes: dict, prefix: str = "") -> list[str]:
@@ -146,6 +163,59 @@ def device() -> torch.device:
     if torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes in bfloat16 natively, as torch reports it: a CPU with AVX-512 BF16 or AMX
+    tiles, a CUDA GPU with bf16 (Ampere and later)."""
+    if device.type == "cpu":
+        return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    return False
+
+
+@dataclass(frozen=True)
+class Precision:
+    """The number format of a run's forward passes: ``"bf16"`` or ``"fp16"`` under autocast (matrix products and
+    convolutions in that format, what needs range or accuracy, e.g. softmax and the losses, in float32), or
+    ``"fp32"`` throughout. The weights, their gradients and the optimizer's state stay float32 in every case."""
+
+    name: str
+    device_type: str
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[self.name]
+
+    def autocast(self):
+        """The context in which forward passes run in this precision."""
+        return torch.autocast(self.device_type, dtype=self.dtype, enabled=self.name != "fp32")
+
+    def scaler(self) -> torch.amp.GradScaler:
+        """Loss scaling, on for fp16 only: float16's small range would round small gradients to 0."""
+        return torch.amp.GradScaler(self.device_type, enabled=self.name == "fp16")
+
+    def run(self, module, *inputs, **options):
+        """``module(*inputs, **options)`` in this precision, its output (a tensor or a tuple of tensors) returned in
+        float32, so that what the loops compute from it (losses, sums, exponentials, norms, the gradient penalties)
+        keeps float32's range and accuracy."""
+        with self.autocast():
+            out = module(*inputs, **options)
+        return tuple(o.float() for o in out) if isinstance(out, tuple) else out.float()
+
+
+FP32 = Precision("fp32", "cpu")  # the loops' default; autocast is off, so the device type does not matter
+
+
+def precision(setting: str, device: torch.device) -> Precision:
+    """The precision that ``setting`` (``PRECISIONS``) means on ``device``. ``"auto"``: bf16 where the device
+    computes it natively (``native_bf16``), fp16 on a CUDA GPU without bf16, fp32 otherwise."""
+    if setting not in PRECISIONS:
+        raise ValueError(f"precision={setting!r}; expected one of {PRECISIONS}")
+    if setting == "auto":
+        setting = "bf16" if native_bf16(device) else "fp16" if device.type == "cuda" else "fp32"
+    return Precision(setting, device.type)
 
 
 def seed_everything(seed: int) -> torch.Generator:

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import evaluator, report
+from helpers import evaluator, report, runtime
 from helpers.data.digits import DigitSet
 from helpers.data.faces import FaceSet, with_binary_attribute
 from helpers.methods import acgan, diffusion
@@ -329,3 +329,17 @@ def test_the_table_has_one_row_per_graded_sampler_and_refuses_mixed_domains():
     with pytest.raises(ValueError, match="one domain"):
         report.conditional_table([record(**full), record("mnist", **full)])
     assert math.isclose(float(table.loc["ACGAN", "training (s)"].split()[0]), 100)
+
+
+def test_acgan_and_the_diffusion_model_train_and_sample_in_bf16_with_float32_weights():
+    bf16, labels = runtime.Precision("bf16", "cpu"), torch.tensor([0, 1, 2])
+    schedule = diffusion.Schedule(50)
+    model, ema = diffusion.new_model(8, schedule, 0)
+    history = diffusion.train(model, ema, digits(), schedule, steps=3, batch_size=8, lr=1e-3, seed=0, precision=bf16)
+    images = diffusion.ddim(ema, schedule, labels, w=1.0, steps=3, seed=0, precision=bf16)
+    assert np.isfinite(history["loss"]).all() and images.dtype == torch.float32 and images.isfinite().all()
+    g, d, g_ema = acgan.new_networks(10, 28, 8, 16, seed=0)
+    history = acgan.train(g, d, g_ema, digits(), steps=3, batch_size=8, seed=0, precision=bf16)
+    assert np.isfinite(history[["loss_d", "loss_g"]]).all().all()
+    assert acgan.sample(g_ema, labels, seed=0, precision=bf16).dtype == torch.float32
+    assert all(p.dtype == torch.float32 for p in [*model.parameters(), *g.parameters(), *d.parameters()])

@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch import nn
 
+from helpers import runtime
 from helpers.methods import gan
 from helpers.models.gan import METHODS, SelfAttention, build
 from fakes import Images
@@ -135,3 +136,17 @@ def test_methods_are_parsed_and_checked():
     for bad in ("", "dcgan,dcgan", "dcgan,wgan"):
         with pytest.raises(ValueError, match="comma-separated"):
             gan.parse_methods(bad)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_trains_in_bf16_with_float32_weights_and_losses(method):
+    settings = dict(seed=3, size=16, width=4, z_dim=8, data="random images")
+    runs = {name: gan.new_state(method, **settings) for name in ("fp32", "bf16")}
+    histories = {name: gan.train(state, Images(), steps=4, batch_size=8, log_every=2,
+                                 precision=runtime.Precision(name, "cpu")) for name, state in runs.items()}
+    assert histories["bf16"].notna().equals(histories["fp32"].notna())  # every number fp32 logs (R1 every 16 steps)
+    assert list(histories["bf16"]["step"]) == [2, 4]
+    weights = {name: list(state.generator.parameters()) for name, state in runs.items()}
+    assert all(w.dtype == torch.float32 for w in weights["bf16"])
+    assert not all(torch.equal(a, b) for a, b in zip(weights["fp32"], weights["bf16"]))  # bf16 did run
+    assert gan.sample(runs["bf16"].ema, 3, seed=1, precision=runtime.Precision("bf16", "cpu")).dtype == torch.float32

@@ -10,7 +10,7 @@ import papermill
 import pytest
 
 import fakes
-from helpers import run
+from helpers import run, runtime
 
 
 def cli(*args):
@@ -37,6 +37,8 @@ def test_notebook_runs_in_the_smoke_profile_and_writes_its_record(name, paramete
                         "seconds_train_selfensemble", "seconds_train_source_only", "seconds_train_target_only"),
                 "vae": ("mse_test", "kld_test", "identified_test", "seconds_train", "fid_vae")}[name]
     assert set(expected) <= set(record["metrics"])
+    expected_precision = runtime.settings("smoke", "dann")["precision"]
+    assert record["precision"] == runtime.precision(expected_precision, runtime.device()).name  # the one that ran
     assert all(record["parameters"][key] == run.parse_value(value)
                for key, value in zip(parameters[1::3], parameters[2::3]))
     for artifact, path in record["artifacts"].items():  # every artifact was written: a file, or a folder of PNGs

@@ -55,6 +55,9 @@ def test_run_record_holds_what_the_contract_names(tmp_path, monkeypatch):
     assert "torch" in saved["versions"]
     with pytest.raises(ValueError, match="nan"):
         run.metric("acc_dann", float("nan"))
+    assert run.note("precision", "bf16") == "bf16" and json.loads(run.save().read_text())["precision"] == "bf16"
+    with pytest.raises(ValueError, match="already has 'metrics'"):
+        run.note("metrics", "none")
 
 
 def test_a_runs_folders_are_named_by_its_record_under_the_runner_else_by_its_parameters(tmp_path, monkeypatch):

@@ -1,4 +1,5 @@
 import pytest
+import torch
 
 from helpers import runtime
 
@@ -17,7 +18,7 @@ def test_overrides_change_the_named_settings_with_the_profiles_types():
 
 
 @pytest.mark.parametrize("overrides,message", [
-    ("stepz=1", r"unknown setting 'stepz' for 'dann'; known: \['batch_size', 'n_eval', 'n_tsne', 'steps'\]"),
+    ("stepz=1", r"unknown setting 'stepz' for 'dann'; known: \['batch_size', 'n_eval', 'n_tsne', 'precision', 'steps'\]"),
     ("steps=abc", r"steps='abc'; expected int \(like 3000\)"),
     ("steps=2.5", r"steps='2.5'; expected int"),
     ("n_eval=all", r"n_eval='all'; expected int or None"),
@@ -39,3 +40,46 @@ def test_number_refuses_a_parameter_that_is_not_a_number():
         runtime.number("guidance", "abc")
     with pytest.raises(TypeError, match="guidance=True"):
         runtime.number("guidance", True)
+
+
+def test_every_problem_has_a_precision_setting_from_the_environment_or_the_default(monkeypatch):
+    monkeypatch.delenv("WORKBOOK_PRECISION", raising=False)
+    assert all(runtime.settings(profile, problem)["precision"] == runtime.DEFAULT_PRECISION
+               for profile, table in runtime.PROFILES.items() for problem in table)
+    assert runtime.settings("cpu", "gan", "precision=auto")["precision"] == "auto"
+    monkeypatch.setenv("WORKBOOK_PRECISION", "auto")
+    assert runtime.settings("cpu", "vae")["precision"] == "auto"
+    assert runtime.settings("cpu", "vae", "precision=bf16")["precision"] == "bf16"  # an override wins
+    with pytest.raises(ValueError, match="precision='half'.*'auto', 'bf16', 'fp16', 'fp32'"):
+        runtime.settings("cpu", "vae", "precision=half")
+    monkeypatch.setenv("WORKBOOK_PRECISION", "fp8")
+    with pytest.raises(ValueError, match=r"\$WORKBOOK_PRECISION='fp8'"):
+        runtime.settings("cpu", "vae")
+
+
+@pytest.mark.parametrize("device, native, expected", [
+    ("cpu", True, "bf16"), ("cpu", False, "fp32"), ("cuda", True, "bf16"), ("cuda", False, "fp16"),
+    ("mps", False, "fp32")])
+def test_auto_precision_takes_bf16_where_native_fp16_on_an_older_gpu_else_fp32(monkeypatch, device, native, expected):
+    monkeypatch.setattr(runtime, "native_bf16", lambda d: native)
+    assert runtime.precision("auto", torch.device(device)).name == expected
+    assert runtime.precision("fp32", torch.device(device)).name == "fp32"  # a named precision is taken as it is
+    with pytest.raises(ValueError, match="precision='fp64'"):
+        runtime.precision("fp64", torch.device(device))
+
+
+def test_native_bf16_asks_torch_about_the_cpu(monkeypatch):
+    for avx512_bf16, amx, expected in [(True, False, True), (False, True, True), (False, False, False)]:
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+        assert runtime.native_bf16(torch.device("cpu")) is expected
+
+
+@pytest.mark.parametrize("name, dtype", [("bf16", torch.bfloat16), ("fp32", torch.float32)])
+def test_a_precision_runs_forward_passes_in_its_format_and_scales_losses_for_fp16_only(name, dtype):
+    p = runtime.Precision(name, "cpu")
+    layer = torch.nn.Linear(4, 2)
+    with p.autocast():
+        out = layer(torch.randn(3, 4))
+    assert out.dtype == dtype and layer.weight.dtype == torch.float32
+    assert not p.scaler().is_enabled() and runtime.Precision("fp16", "cpu").scaler().is_enabled()

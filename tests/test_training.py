@@ -2,6 +2,7 @@ import pytest
 import torch
 from torch import nn
 
+from helpers import runtime
 from helpers.methods import training
 from fakes import digit_set
 
@@ -112,3 +113,22 @@ def test_weight_average_ends_with_the_moving_average_or_with_the_last_weights_wh
     averaged.finish()
     assert torch.allclose(model.weight, expected) and (decay == 0) == torch.equal(model.weight, last)
     assert model.weight.requires_grad  # the model trains on as before; only its values changed
+
+
+def test_descend_with_fp16s_loss_scaler_takes_the_unscaled_step():
+    x = torch.randn(8, 3)
+    steps = []
+    for scaler in (training.UNSCALED, torch.amp.GradScaler("cpu", init_scale=1024.0)):
+        torch.manual_seed(0)
+        model = nn.Linear(3, 1)
+        training.descend(torch.optim.SGD(model.parameters(), lr=0.1), model(x).pow(2).mean(), "test", 1, scaler)
+        steps.append(model.weight.detach().clone())
+    assert torch.allclose(steps[0], steps[1])  # ∂(s L)/∂θ divided by s before the step
+
+
+def test_fit_classifier_in_bf16_learns_with_float32_weights():
+    model = small_classifier()
+    history = fit(model, precision=runtime.Precision("bf16", "cpu"))
+    assert model[1].weight.dtype == torch.float32
+    assert history["class_loss"].iloc[-1] < history["class_loss"].iloc[0] / 2
+    assert not torch.equal(model[1].weight, (m := small_classifier(), fit(m))[0][1].weight)  # bf16 did run

@@ -5,6 +5,7 @@ import pytest
 import torch
 from fakes import digit_set
 
+from helpers import runtime
 from helpers.methods import training, uda
 from helpers.models.uda import DANN, NETWORKS, reverse_gradient
 
@@ -112,3 +113,17 @@ def test_the_warp_recipe_warps_both_domains_and_ends_with_the_targets_batchnorm_
     warped.clear()
     uda.train(DANN(recipe.network), digit_set(), steps=2, batch_size=16, seed=3, recipe=recipe)
     assert warped == [16, 16]  # trained on source (or target) alone: its one batch per step
+
+
+@pytest.mark.parametrize("name", ["in-adam-warp-ema", "paper"])
+def test_dann_trains_in_bf16_with_float32_weights(name):
+    runs = {}
+    for precision in ("fp32", "bf16"):
+        torch.manual_seed(0)
+        model = DANN(uda.recipe(name).network)
+        history = uda.train(model, digit_set(), unlabelled=digit_set(seed=1, domain="b"), steps=6, batch_size=16,
+                            seed=3, log_points=3, recipe=uda.recipe(name), precision=runtime.Precision(precision, "cpu"))
+        runs[precision] = model
+        assert history.notna().all().all()
+    assert all(p.dtype == torch.float32 for p in runs["bf16"].parameters())
+    assert not all(torch.equal(a, b) for a, b in zip(runs["fp32"].parameters(), runs["bf16"].parameters()))

@@ -199,3 +199,12 @@ def test_the_pca_reference_reconstructs_the_span_of_the_training_faces_and_names
     assert not torch.allclose(vae.pca_reconstruct(train, outside, 5), outside, atol=1e-2)
     with pytest.raises(ValueError, match="components=6: expected 1 to 5 for 6 training images"):
         vae.pca_reconstruct(train, inside, 6)
+
+
+def test_training_in_bf16_lowers_the_loss_with_float32_weights():
+    torch.manual_seed(0)
+    model = VAE(8, width=4, latent_dim=4)
+    history = vae.train(model, Images(n=16, size=8), steps=40, batch_size=8, beta=0.1, seed=0, log_every=10,
+                        precision=runtime.Precision("bf16", "cpu"))
+    assert history["mse"].iloc[-1] < history["mse"].iloc[0] and history.notna().all().all()
+    assert all(p.dtype == torch.float32 for p in model.parameters())

@@ -24,8 +24,9 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import trange
 
+from helpers import runtime
 from helpers.methods import gan
-from helpers.methods.training import check_loss, ema_decay, shuffled_batches, update_ema
+from helpers.methods.training import descend, ema_decay, shuffled_batches, update_ema
 from helpers.models import acgan as models
 
 RECIPE = gan.RECIPES["dcgan"]
@@ -40,10 +41,12 @@ def new_networks(n_classes: int, size: int, width: int, z_dim: int, seed: int, d
 
 def train(generator: models.ConditionalGenerator, discriminator: models.AuxiliaryDiscriminator,
           ema: models.ConditionalGenerator, data, *, steps: int, batch_size: int, seed: int,
-          class_weight: float = 1.0, device: torch.device | str = "cpu", log_points: int = 100) -> pd.DataFrame:
+          class_weight: float = 1.0, device: torch.device | str = "cpu",
+          precision: runtime.Precision = runtime.FP32, log_points: int = 100) -> pd.DataFrame:
     """Train on ``data`` (a dataset whose ``batch(index)`` gives images and class labels).
 
     ``class_weight`` is λ_C, how much G is pushed to draw the class asked for against looking real.
+    G and D run in ``precision``; the losses are computed from their float32 outputs.
 
     Returns one row per logging interval: the losses, and how often D's auxiliary head names the
     class of real and of generated images. FloatingPointError, naming the step, when a loss diverges.
@@ -53,27 +56,23 @@ def train(generator: models.ConditionalGenerator, discriminator: models.Auxiliar
     opt_g = torch.optim.Adam(generator.parameters(), RECIPE.lr_g, betas=RECIPE.betas)
     opt_d = torch.optim.Adam(discriminator.parameters(), RECIPE.lr_d, betas=RECIPE.betas)
     generator.to(device).train(), discriminator.to(device).train(), ema.to(device)
+    scaler = precision.scaler()
     every, rows, window = max(1, steps // log_points), [], []
     for step in trange(steps, desc="ACGAN"):
         real, c_real = (t.to(device) for t in data.batch(next(batches)))
         z = torch.randn(len(real), generator.z_dim, generator=rng).to(device)
         c_fake = torch.randint(generator.n_classes, (len(real),), generator=rng).to(device)
-        fake = generator(z, c_fake)
-        (s_real, k_real), (s_fake, _) = discriminator(real), discriminator(fake.detach())
+        fake = precision.run(generator, z, c_fake)
+        (s_real, k_real), (s_fake, _) = precision.run(discriminator, real), precision.run(discriminator, fake.detach())
         loss_s = gan.discriminator_loss(RECIPE, s_real, s_fake)  # L_S = −[log D(x) + log(1 − D(G(z, c)))]
         loss_c = F.cross_entropy(k_real, c_real)  # L_C = −log P(c | x) on real images
-        loss_d = check_loss(loss_s + loss_c, "ACGAN discriminator", step)
-        opt_d.zero_grad(set_to_none=True)
-        (loss_s + loss_c).backward()
-        opt_d.step()
-        s_fake, k_fake = discriminator(fake)
+        loss_d = descend(opt_d, loss_s + loss_c, "ACGAN discriminator", step, scaler)
+        s_fake, k_fake = precision.run(discriminator, fake)
         loss_g = gan.generator_loss(RECIPE, s_fake) + class_weight * F.cross_entropy(k_fake, c_fake)
         # −log D(G(z, c)) + λ_C L_C
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
+        loss_g = descend(opt_g, loss_g, "ACGAN generator", step, scaler)
         update_ema(ema, generator, ema_decay(step, RECIPE.ema_decay))
-        window.append({"loss_d": loss_d, "loss_g": check_loss(loss_g, "ACGAN generator", step),
+        window.append({"loss_d": loss_d, "loss_g": loss_g,
                        "class_accuracy_real": (k_real.argmax(1) == c_real).float().mean().item(),
                        "class_accuracy_fake": (k_fake.argmax(1) == c_fake).float().mean().item()})
         if (step + 1) % every == 0 or step + 1 == steps:
@@ -83,6 +82,7 @@ def train(generator: models.ConditionalGenerator, discriminator: models.Auxiliar
 
 
 def sample(generator: models.ConditionalGenerator, labels: torch.Tensor, seed: int,
-           device: torch.device | str = "cpu", batch_size: int = 500) -> torch.Tensor:
+           device: torch.device | str = "cpu", batch_size: int = 500,
+           precision: runtime.Precision = runtime.FP32) -> torch.Tensor:
     """Images (on the CPU) of the classes ``labels``, z drawn with ``seed`` (the same z on any device)."""
-    return gan.sample(generator, len(labels), seed, device, batch_size, labels=labels)
+    return gan.sample(generator, len(labels), seed, device, batch_size, labels=labels, precision=precision)

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import trange
 
+from helpers import runtime
 from helpers.data.digits import DigitSet
 from helpers.methods.training import History, descend, shuffled_batches
 from helpers.models.adda import FeatureDiscriminator
@@ -42,14 +43,15 @@ def domain_accuracy(d_s: torch.Tensor, d_t: torch.Tensor) -> float:
 
 def adapt(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, batch_size: int, seed: int,
           lr: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999), device: torch.device | str = "cpu",
-          desc: str = "adda", log_points: int = 100) -> tuple[DANN, pd.DataFrame]:
+          precision: runtime.Precision = runtime.FP32, desc: str = "adda",
+          log_points: int = 100) -> tuple[DANN, pd.DataFrame]:
     """ADDA's adversarial stage from ``model``, a network trained on ``source``; ``model`` itself is left unchanged.
 
     Each step trains D once on a source and a target batch, then E_t once against the updated D.
     Returns the target model, a copy of ``model`` whose ``.features`` is E_t, ``.classifier`` the frozen C
     and ``.discriminator`` the trained D (drawn from torch's global random state, as the caller's models are);
     and the training curves (loss_d, loss_e, D's domain_accuracy). FloatingPointError, naming the step,
-    if a loss stops being finite.
+    if a loss stops being finite. The networks run in ``precision``; the losses come from their float32 outputs.
     """
     generator = torch.Generator().manual_seed(seed)
     source_batches = shuffled_batches(len(source), batch_size, generator)
@@ -63,15 +65,16 @@ def adapt(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, batch_
     encoder, discriminator = adapted.features.train(), adapted.discriminator.train()
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=betas)
     opt_e = torch.optim.Adam(encoder.parameters(), lr=lr, betas=betas)
+    scaler = precision.scaler()
     history = History(steps, log_points)
     for step in trange(1, steps + 1, desc=desc):
         with torch.no_grad():
-            f_s = source_encoder(source.batch(next(source_batches))[0].to(device))  # E_s(x_s)
-        f_t = encoder(target.batch(next(target_batches))[0].to(device))  # E_t(x_t)
-        d_s, d_t = discriminator(f_s), discriminator(f_t.detach())
+            f_s = precision.run(source_encoder, source.batch(next(source_batches))[0].to(device))  # E_s(x_s)
+        f_t = precision.run(encoder, target.batch(next(target_batches))[0].to(device))  # E_t(x_t)
+        d_s, d_t = precision.run(discriminator, f_s), precision.run(discriminator, f_t.detach())
         loss_d = discriminator_loss(d_s, d_t)
-        descend(opt_d, loss_d, f"{desc} discriminator", step)
-        loss_e = encoder_loss(discriminator(f_t))
-        descend(opt_e, loss_e, f"{desc} target encoder", step)
+        descend(opt_d, loss_d, f"{desc} discriminator", step, scaler)
+        loss_e = encoder_loss(precision.run(discriminator, f_t))
+        descend(opt_e, loss_e, f"{desc} target encoder", step, scaler)
         history.log(step, loss_d=loss_d.item(), loss_e=loss_e.item(), domain_accuracy=domain_accuracy(d_s, d_t))
     return adapted.eval(), history.frame()

@@ -24,7 +24,8 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm, trange
 
 from helpers.data.digits import DigitSet
-from helpers.methods.training import check_loss, ema_decay, shuffled_batches, update_ema
+from helpers import runtime
+from helpers.methods.training import descend, ema_decay, shuffled_batches, update_ema
 from helpers.models.unet import ConditionalUNet
 
 
@@ -104,8 +105,10 @@ def new_model(width: int, schedule: Schedule, seed: int, objective: str = "eps"
 
 def train(model: NoisePredictor, ema: NoisePredictor, images: DigitSet, schedule: Schedule, *, steps: int,
           batch_size: int, lr: float, seed: int, p_uncond: float = 0.1, ema_rate: float = 0.999,
-          device: torch.device | str = "cpu", log_points: int = 100) -> pd.DataFrame:
+          device: torch.device | str = "cpu", precision: runtime.Precision = runtime.FP32,
+          log_points: int = 100) -> pd.DataFrame:
     """Train ε_θ on labelled ``images`` with Adam, the learning rate warmed up and annealed (one cycle).
+    The U-Net runs in ``precision``; the loss is float32 (mse_loss is on autocast's float32 list).
 
     Returns one row of mean loss per logging interval; FloatingPointError when the loss diverges.
     """
@@ -115,6 +118,7 @@ def train(model: NoisePredictor, ema: NoisePredictor, images: DigitSet, schedule
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.05)
     model.to(device).train()
     ema.to(device)
+    scaler = precision.scaler()
     every, rows, window = max(1, steps // log_points), [], []
     for step in trange(steps, desc="diffusion"):
         x0, c = images.batch(next(batches))
@@ -123,12 +127,10 @@ def train(model: NoisePredictor, ema: NoisePredictor, images: DigitSet, schedule
         drop = torch.rand(len(c), generator=rng) < p_uncond
         c = torch.where(drop, model.null_class, c)  # c ← ∅ with probability p_uncond
         x0, t, eps, c = (v.to(device) for v in (x0, t, eps, c))
-        loss = model.loss(x0, t, eps, c, schedule)
-        window.append(check_loss(loss, "diffusion", step))
+        with precision.autocast():
+            loss = model.loss(x0, t, eps, c, schedule)
+        window.append(descend(optimizer, loss, "diffusion", step, scaler))
         lr_now = scheduler.get_last_lr()[0]
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
         scheduler.step()
         update_ema(ema, model, ema_decay(step, ema_rate))
         if (step + 1) % every == 0 or step + 1 == steps:
@@ -137,12 +139,14 @@ def train(model: NoisePredictor, ema: NoisePredictor, images: DigitSet, schedule
     return pd.DataFrame(rows)
 
 
-def guided_eps(model: NoisePredictor, x: torch.Tensor, t: torch.Tensor, c: torch.Tensor, w: float) -> torch.Tensor:
-    """ε̂ = (1+w) ε(x, c) − w ε(x, ∅): both terms from one batch of 2N; one pass when w = 0."""
+def guided_eps(model: NoisePredictor, x: torch.Tensor, t: torch.Tensor, c: torch.Tensor, w: float,
+               precision: runtime.Precision = runtime.FP32) -> torch.Tensor:
+    """ε̂ = (1+w) ε(x, c) − w ε(x, ∅): both terms from one batch of 2N; one pass when w = 0. The model runs in
+    ``precision``, ε̂ is float32."""
     if w == 0:
-        return model(x, t, c)
-    eps_c, eps_null = model(torch.cat([x, x]), torch.cat([t, t]), torch.cat([c, torch.full_like(c, model.null_class)])
-                            ).chunk(2)
+        return precision.run(model, x, t, c)
+    eps_c, eps_null = precision.run(model, torch.cat([x, x]), torch.cat([t, t]),
+                                    torch.cat([c, torch.full_like(c, model.null_class)])).chunk(2)
     return (1 + w) * eps_c - w * eps_null
 
 
@@ -156,10 +160,12 @@ def timesteps(T: int, steps: int) -> list[int]:
 @torch.no_grad()
 def sample(model: NoisePredictor, schedule: Schedule, labels: torch.Tensor, *, w: float, steps: int, eta: float,
            seed: int, device: torch.device | str = "cpu", batch_size: int = 500,
-           trace: dict[int, torch.Tensor] | None = None, progress: bool = True) -> torch.Tensor:
+           precision: runtime.Precision = runtime.FP32, trace: dict[int, torch.Tensor] | None = None,
+           progress: bool = True) -> torch.Tensor:
     """Images (N×3×28×28 in [-1, 1], on the CPU) of the classes ``labels``, from x_T ~ N(0, I) drawn with ``seed``.
 
-    DDIM's update over ``steps`` timesteps with ``eta`` (see the module's docstring). ``trace``, when
+    DDIM's update over ``steps`` timesteps with ``eta`` (see the module's docstring), ε̂ from the model run in
+    ``precision`` and every update in float32. ``trace``, when
     given, receives the first image's x_t at every visited t (t = T for the noise, ..., 0 for the result).
     ``progress``: show a progress bar.
     """
@@ -177,7 +183,7 @@ def sample(model: NoisePredictor, schedule: Schedule, labels: torch.Tensor, *, w
             if trace is not None and start == 0:
                 trace[tau + 1] = x[0].cpu()  # x_t, t counted 1 … T as in the paper
             a_t, a_prev = a[tau], (a[taus[i + 1]] if i + 1 < len(taus) else a.new_tensor(1.0))
-            eps = guided_eps(model, x, torch.full_like(c, tau), c, w)
+            eps = guided_eps(model, x, torch.full_like(c, tau), c, w, precision)
             x0 = ((x - (1 - a_t).sqrt() * eps) / a_t.sqrt()).clamp(-1, 1)  # x̂_0 = (x − √(1−ᾱ) ε̂)/√ᾱ
             eps = (x - a_t.sqrt() * x0) / (1 - a_t).sqrt()  # ε̂ consistent with the clipped x̂_0
             # σ = η √((1−ᾱ')(1−ᾱ/ᾱ')/(1−ᾱ)), ᾱ' the next timestep's

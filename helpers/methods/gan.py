@@ -24,6 +24,7 @@ import copy
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -131,14 +132,14 @@ def generator_loss(recipe: Recipe, d_fake: torch.Tensor) -> torch.Tensor:
     return -d_fake.mean()  # WGAN-GP and hinge: −E[D(G(z))]
 
 
-def r1_penalty(discriminator: torch.nn.Module, real: torch.Tensor) -> torch.Tensor:
+def r1_penalty(discriminator: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor) -> torch.Tensor:
     """E[‖∇_x D(x)‖²] over real images x, one squared norm per sample (Mescheder et al., 2018)."""
     real = real.detach().requires_grad_(True)
     grad, = torch.autograd.grad(discriminator(real).sum(), real, create_graph=True)
     return grad.pow(2).flatten(1).sum(dim=1).mean()
 
 
-def gradient_penalty(critic: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor,
+def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor,
                      rng: torch.Generator) -> torch.Tensor:
     """E[(‖∇D(x̂)‖₂ − 1)²] with x̂ = ε x + (1 − ε) x̃, one ε ~ U[0, 1] and one norm per sample."""
     eps = torch.rand(len(real), 1, 1, 1, generator=rng).to(real.device)
@@ -232,17 +233,18 @@ def fixed_noise(seed: int, device: torch.device | str):
 
 
 def sample(generator: torch.nn.Module, n: int, seed: int, device: torch.device | str = "cpu",
-           batch_size: int = 500, labels: torch.Tensor | None = None) -> torch.Tensor:
+           batch_size: int = 500, labels: torch.Tensor | None = None,
+           precision: runtime.Precision = runtime.FP32) -> torch.Tensor:
     """``n`` images (on the CPU) from z drawn with ``seed``: the same seed gives the same z on any device, and
     the same noise inputs (StyleGAN2's, drawn from torch's random state) on the same device.
 
-    With ``labels`` (n classes) the generator is conditional and called as G(z, c).
+    With ``labels`` (n classes) the generator is conditional and called as G(z, c). G runs in ``precision``.
     """
     z = torch.randn(n, generator.z_dim, generator=torch.Generator().manual_seed(seed))
     chunks = z.split(batch_size)
     classes = labels.split(batch_size) if labels is not None else [None] * len(chunks)
     with evaluating(generator, device), fixed_noise(seed, device):
-        images = torch.cat([(generator(zs.to(device)) if cs is None else generator(zs.to(device), cs.to(device))).cpu()
+        images = torch.cat([precision.run(generator, *(t.to(device) for t in (zs, cs) if t is not None)).cpu()
                             for zs, cs in zip(chunks, classes)])
     return images.clamp(-1, 1)  # a no-op after a tanh; StyleGAN2's output is not bounded
 
@@ -270,7 +272,8 @@ def style_mixing(generator: torch.nn.Module, rows: int, columns: int, seed: int,
 
 
 def train(state: GANState, images, *, steps: int, batch_size: int, device: torch.device | str = "cpu",
-          log_every: int = 10, evaluate: Callable[[GANState], dict] | None = None, evaluate_every: int = 0,
+          precision: runtime.Precision = runtime.FP32, log_every: int = 10,
+          evaluate: Callable[[GANState], dict] | None = None, evaluate_every: int = 0,
           checkpoint: Path | str | None = None, checkpoint_every: int = 0) -> pd.DataFrame:
     """Train ``state`` on ``images`` (a dataset with ``batch(index)`` and ``len``) until step ``steps``.
 
@@ -278,6 +281,7 @@ def train(state: GANState, images, *, steps: int, batch_size: int, device: torch
     row of mean losses joins ``state.history``; every ``evaluate_every`` steps ``evaluate(state)`` adds
     its numbers (e.g. FID) to the row; every ``checkpoint_every`` steps the state is saved to
     ``checkpoint``. Raises FloatingPointError, naming the step, when a loss is NaN or explodes.
+    G and D run in ``precision``; the losses and penalties are computed from their float32 outputs.
     """
     if checkpoint_every % log_every:
         raise ValueError(f"checkpoint_every={checkpoint_every} is not a multiple of log_every={log_every}; "
@@ -285,6 +289,8 @@ def train(state: GANState, images, *, steps: int, batch_size: int, device: torch
     rule, g, d = state.recipe, state.generator.to(device), state.discriminator.to(device)
     state.ema.to(device)
     g.train(), d.train()
+    generate, critic = partial(precision.run, g), partial(precision.run, d)  # G and D in the run's precision
+    scaler = precision.scaler()
     window = []
     bar = tqdm(total=steps, initial=state.step, desc=state.method)
     while state.step < steps:
@@ -292,26 +298,26 @@ def train(state: GANState, images, *, steps: int, batch_size: int, device: torch
         for _ in range(rule.n_critic):
             real = images.batch(torch.randint(len(images), (batch_size,), generator=state.rng)).to(device)
             z = torch.randn(batch_size, g.z_dim, generator=state.rng).to(device)
-            generated = g(z)  # the last critic step's batch also serves the generator step
+            generated = generate(z)  # the last critic step's batch also serves the generator step
             fake = generated.detach()
             if sigma:  # instance noise: D sees x + σ n, n ~ N(0, I)
                 real, fake = (x + sigma * torch.randn(x.shape, generator=state.rng).to(device) for x in (real, fake))
             real, fake = (diffaugment.augment(x, rule.diffaugment, state.rng) for x in (real, fake))  # T(x), T(G(z))
-            d_real, d_fake = d(real), d(fake)
+            d_real, d_fake = critic(real), critic(fake)
             loss_d = discriminator_loss(rule, d_real, d_fake)
             stats = {"loss_d": loss_d.item(), "d_real": d_real.mean().item(), "d_fake": d_fake.mean().item()}
             if rule.r1_weight and state.step % rule.r1_every == 0:
-                r1 = r1_penalty(d, real)
+                r1 = r1_penalty(critic, real)
                 loss_d = loss_d + rule.r1_every * rule.r1_weight / 2 * r1  # L_D + k γ/2 E[‖∇D(x)‖²] every k steps
                 stats["r1"] = r1.item()
             if rule.loss == "wasserstein-gp":
-                penalty = gradient_penalty(d, real, fake, state.rng)
+                penalty = gradient_penalty(critic, real, fake, state.rng)
                 loss_d = loss_d + rule.gp_weight * penalty  # L_D = E[D(x̃)] − E[D(x)] + λ GP
                 stats |= {"wasserstein": -stats["loss_d"], "penalty": penalty.item(), "loss_d": loss_d.item()}
-            descend(state.opt_d, loss_d, f"{state.method} discriminator", state.step)
+            descend(state.opt_d, loss_d, f"{state.method} discriminator", state.step, scaler)
         seen = diffaugment.augment(generated, rule.diffaugment, state.rng)  # T(G(z)): G's gradient flows through T
-        loss_g = generator_loss(rule, d(seen))
-        descend(state.opt_g, loss_g, f"{state.method} generator", state.step)
+        loss_g = generator_loss(rule, critic(seen))
+        descend(state.opt_g, loss_g, f"{state.method} generator", state.step, scaler)
         update_ema(state.ema, g, ema_decay(state.step, rule.ema_decay))
         state.step += 1
         bar.update()

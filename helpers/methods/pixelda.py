@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import trange
 
+from helpers import runtime
 from helpers.data.digits import DigitSet
 # L_d and G's side of it are ADDA's GAN losses on logits, with real target images in the place of source features:
 # discriminator_loss(d_real, d_fake) = −E[log D(x_t)] − E[log(1 − D(G(x_s, z)))], generator_loss(d_fake) =
@@ -41,7 +42,7 @@ def translate(generator: Generator, x: torch.Tensor, seed: int, device: torch.de
 
 def train(task: DANN, source: DigitSet, target: DigitSet, *, steps: int, batch_size: int, seed: int,
           lr: float = 1e-3, betas: tuple[float, float] = (0.5, 0.999), task_weight: float = 1.0,
-          device: torch.device | str = "cpu", desc: str = "pixelda",
+          device: torch.device | str = "cpu", precision: runtime.Precision = runtime.FP32, desc: str = "pixelda",
           log_points: int = 100) -> tuple[Generator, Discriminator, pd.DataFrame]:
     """PixelDA: trains ``task`` (T, in place) with a new generator G and discriminator D, drawn from torch's
     global random state as the caller's models are.
@@ -49,7 +50,8 @@ def train(task: DANN, source: DigitSet, target: DigitSet, *, steps: int, batch_s
     Each step trains D once on a real target batch and a generated one, then G and T together on
     L_G + ``task_weight`` L_t, where L_t = CE(T(x_s), y) + CE(T(G(x_s, z)), y).
     Returns G, D and the training curves (loss_d, loss_g, task_loss, D's accuracy, T's accuracy on the
-    generated batch); FloatingPointError, naming the step, if a loss stops being finite.
+    generated batch); FloatingPointError, naming the step, if a loss stops being finite. G, D and T run in
+    ``precision``; the losses come from their float32 outputs.
     """
     generator = torch.Generator().manual_seed(seed)
     source_batches = shuffled_batches(len(source), batch_size, generator)
@@ -59,19 +61,20 @@ def train(task: DANN, source: DigitSet, target: DigitSet, *, steps: int, batch_s
     opt_d = torch.optim.Adam(d.parameters(), lr=lr, betas=betas)
     opt_gt = torch.optim.Adam([*g.parameters(), *task.features.parameters(), *task.classifier.parameters()],
                               lr=lr, betas=betas)
+    scaler = precision.scaler()
     history = History(steps, log_points)
     for step in trange(1, steps + 1, desc=desc):
         x, y = (t.to(device) for t in source.batch(next(source_batches)))
         x_target = target.batch(next(target_batches))[0].to(device)
-        fake = g(x, noise(len(x), generator).to(device))  # G(x_s, z)
-        d_real, d_fake = d(x_target), d(fake.detach())
+        fake = precision.run(g, x, noise(len(x), generator).to(device))  # G(x_s, z)
+        d_real, d_fake = precision.run(d, x_target), precision.run(d, fake.detach())
         loss_d = discriminator_loss(d_real, d_fake)
-        descend(opt_d, loss_d, f"{desc} discriminator", step)
-        loss_g = generator_loss(d(fake))
-        logits = task(torch.cat([x, fake]))  # T on source images and their translations, same labels
+        descend(opt_d, loss_d, f"{desc} discriminator", step, scaler)
+        loss_g = generator_loss(precision.run(d, fake))
+        logits = precision.run(task, torch.cat([x, fake]))  # T on source images and their translations, same labels
         task_loss = F.cross_entropy(logits, torch.cat([y, y]))  # L_t
         loss = loss_g + task_weight * task_loss
-        descend(opt_gt, loss, f"{desc} generator and task", step)
+        descend(opt_gt, loss, f"{desc} generator and task", step, scaler)
         history.log(step, loss_d=loss_d.item(), loss_g=loss_g.item(), task_loss=task_loss.item(),
                     domain_accuracy=domain_accuracy(d_real, d_fake),
                     generated_accuracy=(logits[len(x):].argmax(1) == y).float().mean().item())

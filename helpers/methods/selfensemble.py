@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import trange
 
+from helpers import runtime
 from helpers.data.digits import DigitSet
 from helpers.methods.augment import random_view
 from helpers.methods.training import History, Optimizer, adapt_batchnorm, descend, shuffled_batches, update_ema
@@ -44,7 +45,8 @@ def class_balance_loss(p_student: torch.Tensor) -> torch.Tensor:
 
 def train(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, batch_size: int, seed: int,
           lr: float = 1e-3, ema_decay: float = 0.99, threshold: float = 0.95, consistency_weight: float = 1.0,
-          balance_weight: float = 0.005, device: torch.device | str = "cpu", desc: str = "self-ensembling",
+          balance_weight: float = 0.005, device: torch.device | str = "cpu",
+          precision: runtime.Precision = runtime.FP32, desc: str = "self-ensembling",
           log_points: int = 100) -> tuple[DANN, pd.DataFrame]:
     """Self-ensembling: ``model`` (only G_f and G_y) is the student, trained in place on L_y over augmented labelled
     ``source`` batches plus w (L_c + β m̄ L_b) over unlabelled ``target`` batches; the teacher follows its EMA.
@@ -55,27 +57,28 @@ def train(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, batch_
     with its own statistics; at the end its running statistics are re-estimated on the target's training
     images (AdaBN), so that it is tested as it predicted in training. Returns the teacher (in eval mode) and
     the training curves (class_loss, consistency_loss, mask_fraction, balance_loss); FloatingPointError,
-    naming the step, if the loss diverges.
+    naming the step, if the loss diverges. Student and teacher run in ``precision``; the losses come from their
+    float32 outputs.
     """
     generator = torch.Generator().manual_seed(seed)
     source_batches = shuffled_batches(len(source), batch_size, generator)
     target_batches = shuffled_batches(len(target), batch_size, generator)
     student = model.to(device).train()
     teacher = copy.deepcopy(student).requires_grad_(False)
-    opt = Optimizer("adam", lr).build(student.parameters())
+    opt, scaler = Optimizer("adam", lr).build(student.parameters()), precision.scaler()
     history = History(steps, log_points)
     for step in trange(1, steps + 1, desc=desc):
         x, y = (t.to(device) for t in source.batch(next(source_batches)))
         x_target = target.batch(next(target_batches))[0].to(device)
-        class_loss = F.cross_entropy(student(random_view(x, generator)), y)  # L_y on labelled source images
-        logits_student = student(random_view(x_target, generator))  # p_s = softmax f_θ(aug(x_t))
+        class_loss = F.cross_entropy(precision.run(student, random_view(x, generator)), y)  # L_y on labelled source
+        logits_student = precision.run(student, random_view(x_target, generator))  # p_s = softmax f_θ(aug(x_t))
         with torch.no_grad():
-            p_teacher = teacher(x_target).softmax(1)  # p_t = softmax f_θ̄(x_t)
+            p_teacher = precision.run(teacher, x_target).softmax(1)  # p_t = softmax f_θ̄(x_t)
         consistency, mask_fraction = consistency_loss(logits_student, p_teacher, threshold)
         balance = class_balance_loss(logits_student.softmax(1))
         unsupervised = consistency + balance_weight * mask_fraction * balance  # L_u = L_c + β m̄ L_b
         loss = class_loss + consistency_weight * unsupervised  # L = L_y + w L_u
-        descend(opt, loss, desc, step)
+        descend(opt, loss, desc, step, scaler)
         update_ema(teacher, student, ema_decay)  # θ̄ ← α θ̄ + (1 − α) θ
         history.log(step, class_loss=class_loss.item(), consistency_loss=consistency.item(),
                     mask_fraction=mask_fraction, balance_loss=balance.item())

@@ -11,7 +11,10 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import trange
 
+from helpers import runtime
+
 EXPLODED = 1e6  # a loss above this in magnitude stops the run as diverged
+UNSCALED = torch.amp.GradScaler("cpu", enabled=False)  # the losses as they are: every precision but fp16
 
 
 def check_loss(loss: torch.Tensor, what: str, step: int) -> float:
@@ -23,12 +26,17 @@ def check_loss(loss: torch.Tensor, what: str, step: int) -> float:
     return value
 
 
-def descend(optimizer: torch.optim.Optimizer, loss: torch.Tensor, what: str, step: int) -> float:
-    """One gradient step of ``optimizer`` on ``loss``, once ``check_loss`` has passed it; the loss as a number."""
+def descend(optimizer: torch.optim.Optimizer, loss: torch.Tensor, what: str, step: int,
+            scaler: torch.amp.GradScaler = UNSCALED) -> float:
+    """One gradient step of ``optimizer`` on ``loss``, once ``check_loss`` has passed it; the loss as a number.
+
+    ``scaler`` (``runtime.Precision.scaler``, on in fp16 only) back-propagates s·L and unscales the gradients
+    before the step, which it skips, lowering s, when a gradient overflowed."""
     value = check_loss(loss, what, step)
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
     return value
 
 
@@ -89,7 +97,8 @@ class Optimizer:
 
 def fit_classifier(model: torch.nn.Module, labelled, *, steps: int, batch_size: int, seed: int,
                    optimizer: Optimizer, augment: Callable | None = None, average: float = 0,
-                   device: torch.device | str = "cpu", desc: str = "classifier", log_points: int = 100) -> pd.DataFrame:
+                   precision: runtime.Precision = runtime.FP32, device: torch.device | str = "cpu",
+                   desc: str = "classifier", log_points: int = 100) -> pd.DataFrame:
     """Supervised training of ``model`` (images -> class logits) on ``labelled`` (a set with ``batch(index)``).
 
     ``augment``, when given, is called as ``augment(x, generator)`` on each batch (the run's seeded generator,
@@ -101,7 +110,7 @@ def fit_classifier(model: torch.nn.Module, labelled, *, steps: int, batch_size: 
     batches = shuffled_batches(len(labelled), batch_size, generator)
     opt = optimizer.build(model.parameters())
     model.to(device).train()
-    averaged = WeightAverage(model, average)
+    averaged, scaler = WeightAverage(model, average), precision.scaler()
     history = History(steps, log_points)
     for step in trange(1, steps + 1, desc=desc):
         lr = optimizer.set_progress(opt, (step - 1) / steps)
@@ -109,9 +118,9 @@ def fit_classifier(model: torch.nn.Module, labelled, *, steps: int, batch_size: 
         if augment is not None:
             x = augment(x, generator)
         x, y = x.to(device), y.to(device)
-        logits = model(x)
+        logits = precision.run(model, x)
         loss = F.cross_entropy(logits, y)  # L_y
-        history.log(step, class_loss=descend(opt, loss, desc, step), lr=lr,
+        history.log(step, class_loss=descend(opt, loss, desc, step, scaler), lr=lr,
                     train_accuracy=(logits.argmax(1) == y).float().mean().item())
         averaged.update(step)
     averaged.finish()

@@ -9,14 +9,16 @@ paper's, with training progress p going from 0 to 1.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from torch import nn
 from tqdm.auto import trange
 
+from helpers import runtime
 from helpers.data.digits import DigitSet
 from helpers.methods.augment import warp
 from helpers.methods.training import (History, Optimizer, WeightAverage, adapt_batchnorm, descend, fit_classifier,
@@ -66,7 +68,7 @@ def grl_weight(p: float) -> float:
     return 2 / (1 + math.exp(-10 * p)) - 1  # λ_p = 2 / (1 + exp(−10 p)) − 1
 
 
-def domain_adversarial_loss(discriminator: nn.Module, f_s: torch.Tensor, f_t: torch.Tensor, lambd: float,
+def domain_adversarial_loss(discriminator: Callable[[torch.Tensor], torch.Tensor], f_s: torch.Tensor, f_t: torch.Tensor, lambd: float,
                             separate_domains: bool = False) -> tuple[torch.Tensor, float]:
     """L_d, the cross-entropy of ``discriminator`` telling source features ``f_s`` (0) from target ``f_t`` (1),
     seen through the gradient reversal layer R_λ; and the discriminator's accuracy on the batch.
@@ -84,10 +86,10 @@ def domain_adversarial_loss(discriminator: nn.Module, f_s: torch.Tensor, f_t: to
 
 
 def train_dann(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, batch_size: int, seed: int,
-               recipe: Recipe = RECIPES[DEFAULT], device: torch.device | str = "cpu", desc: str = "dann",
-               log_points: int = 100) -> pd.DataFrame:
+               recipe: Recipe = RECIPES[DEFAULT], device: torch.device | str = "cpu",
+               precision: runtime.Precision = runtime.FP32, desc: str = "dann", log_points: int = 100) -> pd.DataFrame:
     """DANN: L_y on labelled ``source`` batches plus L_d on source and unlabelled ``target`` batches, R_λ
-    weighted by λ_p.
+    weighted by λ_p. G_f, G_y and G_d run in ``precision``, the losses are computed from their float32 outputs.
 
     Returns the training curves (class and domain losses, domain accuracy, λ_p, learning rate);
     FloatingPointError, naming the step, if the loss stops being finite.
@@ -97,7 +99,9 @@ def train_dann(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, b
     target_batches = shuffled_batches(len(target), batch_size, generator)
     opt = recipe.optimizer.build(model.parameters())
     model.to(device).train()
-    averaged = WeightAverage(model, recipe.average)
+    averaged, scaler = WeightAverage(model, recipe.average), precision.scaler()
+    features, classifier = partial(precision.run, model.features), partial(precision.run, model.classifier)
+    discriminator = partial(precision.run, model.discriminator)
     history = History(steps, log_points)
     for step in trange(1, steps + 1, desc=desc):
         p = (step - 1) / steps
@@ -106,16 +110,15 @@ def train_dann(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, b
         x, y = recipe.view(x, generator).to(device), y.to(device)
         x_target = recipe.view(target.batch(next(target_batches))[0], generator).to(device)
         if recipe.separate_domains:  # batch norm normalises each domain with its own statistics
-            f_s, f_t = model.features(x), model.features(x_target)
+            f_s, f_t = features(x), features(x_target)
         else:
-            features = model.features(torch.cat([x, x_target]))
-            f_s, f_t = features[: len(x)], features[len(x):]
-        logits = model.classifier(f_s)
+            both = features(torch.cat([x, x_target]))
+            f_s, f_t = both[: len(x)], both[len(x):]
+        logits = classifier(f_s)
         class_loss = F.cross_entropy(logits, y)  # L_y on labelled source images only
-        domain_loss, domain_accuracy = domain_adversarial_loss(model.discriminator, f_s, f_t, lambd,
-                                                               recipe.separate_domains)
+        domain_loss, domain_accuracy = domain_adversarial_loss(discriminator, f_s, f_t, lambd, recipe.separate_domains)
         loss = class_loss + domain_loss  # L_y + L_d; G_f receives ∂L_y/∂θ_f − λ_p ∂L_d/∂θ_f
-        descend(opt, loss, desc, step)
+        descend(opt, loss, desc, step, scaler)
         history.log(step, class_loss=class_loss.item(), train_accuracy=(logits.argmax(1) == y).float().mean().item(),
                     domain_loss=domain_loss.item(), domain_accuracy=domain_accuracy, lr=lr, **{"lambda": lambd})
         averaged.update(step)
@@ -127,11 +130,13 @@ def train_dann(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, b
 
 def train(model: DANN, labelled: DigitSet, *, steps: int, batch_size: int, seed: int,
           unlabelled: DigitSet | None = None, recipe: Recipe = RECIPES[DEFAULT],
-          device: torch.device | str = "cpu", desc: str = "train", log_points: int = 100) -> pd.DataFrame:
+          device: torch.device | str = "cpu", precision: runtime.Precision = runtime.FP32, desc: str = "train",
+          log_points: int = 100) -> pd.DataFrame:
     """DANN when ``unlabelled`` (target images) is given, else plain supervised training on ``labelled``."""
     if unlabelled is None:
         return fit_classifier(model, labelled, steps=steps, batch_size=batch_size, seed=seed,
                               optimizer=recipe.optimizer, augment=recipe.view if recipe.warp else None,
-                              average=recipe.average, device=device, desc=desc, log_points=log_points)
+                              average=recipe.average, precision=precision, device=device, desc=desc,
+                              log_points=log_points)
     return train_dann(model, labelled, unlabelled, steps=steps, batch_size=batch_size, seed=seed, recipe=recipe,
-                      device=device, desc=desc, log_points=log_points)
+                      device=device, precision=precision, desc=desc, log_points=log_points)

@@ -18,6 +18,7 @@ import torch
 from sklearn.decomposition import PCA
 from tqdm.auto import tqdm
 
+from helpers import runtime
 from helpers.methods.training import descend
 from helpers.models.vae import VAE, kl_divergence
 
@@ -71,8 +72,9 @@ def evaluate(model: VAE, images, device: torch.device | str = "cpu", batch_size:
 
 
 def train(model: VAE, images, *, steps: int, batch_size: int, beta: float, warmup: int = 0, flip: bool = False,
-          shift: int = 0, lr: float = LR, seed: int = 0, device: torch.device | str = "cpu", log_every: int = 10,
-          test=None, evaluate_every: int = 0) -> pd.DataFrame:
+          shift: int = 0, lr: float = LR, seed: int = 0, device: torch.device | str = "cpu",
+          precision: runtime.Precision = runtime.FP32, log_every: int = 10, test=None,
+          evaluate_every: int = 0) -> pd.DataFrame:
     """Train ``model`` on ``images`` (a dataset with ``batch(index)`` and ``len``) for ``steps`` Adam steps.
 
     Batches, flips (``flip``: each image mirrored left to right with probability ½), translations
@@ -80,10 +82,12 @@ def train(model: VAE, images, *, steps: int, batch_size: int, beta: float, warmu
     with ``seed``. Adam, its learning rate annealed from ``lr`` to 0 along a cosine over the ``steps``. Every
     ``log_every`` steps a row (step, β, mean mse, kld, loss, learning rate) joins the history; every
     ``evaluate_every`` steps, and at the end, the row also gets ``mse_test`` and ``kld_test`` on ``test``.
-    Raises FloatingPointError, naming the step, when the loss is NaN or explodes.
+    Raises FloatingPointError, naming the step, when the loss is NaN or explodes. The model runs in
+    ``precision``; the loss (reconstruction error and KL) is computed from its float32 outputs.
     """
     rng = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    scaler = precision.scaler()
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)  # η_t = η (1 + cos(π t / T)) / 2
     model.to(device).train()
     history, window = [], []
@@ -94,10 +98,10 @@ def train(model: VAE, images, *, steps: int, batch_size: int, beta: float, warmu
         if shift:
             x = random_shift(x, shift, rng)
         x = x.to(device)
-        x_hat, mu, log_var = model(x, rng)
+        x_hat, mu, log_var = precision.run(model, x, rng)
         beta_t = warmup_beta(beta, step, warmup)
         total, stats = loss(x_hat, x, mu, log_var, beta_t)
-        descend(optimizer, total, "VAE", step)
+        descend(optimizer, total, "VAE", step, scaler)
         window.append(stats | {"lr": schedule.get_last_lr()[0]})
         schedule.step()
         if step % log_every == 0 or step == steps:

@@ -50,8 +50,11 @@ class SelfAttention(nn.Module):
         self.attention = nn.MultiheadAttention(channels, heads, batch_first=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.norm(x).flatten(2).transpose(1, 2)  # N×HW×C
-        out, _ = self.attention(h, h, h, need_weights=False)  # softmax(QKᵀ/√d) V
+        h = self.norm(x).flatten(2).transpose(1, 2).float()  # N×HW×C
+        # in float32 under any autocast: on the CPU, bf16 attention's backward took 9 times as long as float32's
+        # (torch 2.14, benchmarks/precision.py's diffusion loop), more than the convolutions gained
+        with torch.autocast(x.device.type, enabled=False):
+            out, _ = self.attention(h, h, h, need_weights=False)  # softmax(QKᵀ/√d) V
         return x + out.transpose(1, 2).view_as(x)
 
 

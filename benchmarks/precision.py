@@ -1,0 +1,138 @@
+"""Speed of every training loop in float32 and in the auto precision, against the machine's limit.
+
+    python benchmarks/precision.py [--profile cpu] [--rounds 5] [--steps 10] [--loops dcgan acgan ...]
+
+Each loop is the workbook's own training function, at the profile's sizes, on the built-in data. The two
+precisions are timed side by side in one run, alternating, ``--rounds`` times ``--steps`` steps each after one
+warm-up call, and the median step time is reported: the ratio holds on a shared machine even when the absolute
+times do not. torch's flop counter gives the FLOPs of one step; the machine's limit is a 2048² matrix product
+in the same precision, measured in the same run. Run it alone: two torch jobs on 2 cores slow each other.
+"""
+import argparse
+import os
+import statistics
+import time
+
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+from helpers import runtime  # noqa: E402
+from helpers.data.digits import load_digits  # noqa: E402
+from helpers.data.faces import load_faces  # noqa: E402
+from helpers.methods import acgan, diffusion, gan, uda, vae  # noqa: E402
+from helpers.models.uda import DANN  # noqa: E402
+from helpers.models.vae import VAE  # noqa: E402
+
+BARS = {"dcgan": 1.5, "wgangp": 1.5, "sagan": 1.5, "acgan": 1.5, "diffusion": 1.3, "dann": 1.3, "vae": 1.3}
+
+parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+parser.add_argument("--profile", default="cpu")
+parser.add_argument("--rounds", type=int, default=5)
+parser.add_argument("--steps", type=int, default=10)
+parser.add_argument("--loops", nargs="+", default=list(BARS), choices=list(BARS))
+args = parser.parse_args()
+
+device = runtime.device()
+auto = runtime.precision("auto", device)
+fp32 = runtime.precision("fp32", device)
+
+
+def gan_loop(method: str):
+    s = runtime.settings(args.profile, "gan")
+    faces = load_faces("train", "", s["size"])
+    state = gan.new_state(method, 0, s["size"], s["width"], s["z_dim"], faces.summary())
+    return lambda precision, steps: gan.train(state, faces, steps=state.step + steps, batch_size=s["batch_size"],
+                                              device=device, precision=precision, log_every=steps)
+
+
+def acgan_loop():
+    a = runtime.settings(args.profile, "conditional")["acgan"]
+    digits = load_digits("mnistm")
+    networks = acgan.new_networks(10, 28, a["width"], a["z_dim"], 0, a["dropout"])
+    return lambda precision, steps: acgan.train(*networks, digits, steps=steps, batch_size=a["batch_size"], seed=0,
+                                                class_weight=a["class_weight"], device=device, precision=precision)
+
+
+def diffusion_loop():
+    d = runtime.settings(args.profile, "conditional")["diffusion"]
+    digits, schedule = load_digits("mnistm"), diffusion.Schedule(d["T"])
+    model, ema = diffusion.new_model(d["width"], schedule, 0, d["objective"])
+    return lambda precision, steps: diffusion.train(model, ema, digits, schedule, steps=steps, lr=d["lr"], seed=0,
+                                                    batch_size=d["batch_size"], device=device, precision=precision)
+
+
+def dann_loop():
+    s, recipe = runtime.settings(args.profile, "dann"), uda.recipe(uda.DEFAULT)
+    source, target, model = load_digits("mnist"), load_digits("mnistm"), DANN(recipe.network)
+    return lambda precision, steps: uda.train(model, source, unlabelled=target, steps=steps, recipe=recipe, seed=0,
+                                              batch_size=s["batch_size"], device=device, precision=precision)
+
+
+def vae_loop():
+    s = runtime.settings(args.profile, "vae")
+    faces, model = load_faces("train", "", s["size"]), VAE(s["size"], s["width"], s["latent_dim"])
+    return lambda precision, steps: vae.train(model, faces, steps=steps, batch_size=s["batch_size"], beta=0.1,
+                                              flip=s["flip"], shift=s["shift"], lr=s["lr"], device=device,
+                                              precision=precision, log_every=steps)
+
+
+LOOPS = {"dcgan": lambda: gan_loop("dcgan"), "wgangp": lambda: gan_loop("wgangp"), "sagan": lambda: gan_loop("sagan"),
+         "acgan": acgan_loop, "diffusion": diffusion_loop, "dann": dann_loop, "vae": vae_loop}
+
+
+class TotalsOnly:
+    """A stand-in for FlopCounterMode's module tracker, whose hooks autograd.grad (the gradient penalties)
+    refuses: every FLOP is counted under one name."""
+    parents = {"Global"}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+
+def seconds(call) -> float:
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
+def matmul_gflops(precision: runtime.Precision, n: int = 2048, repeats: int = 10) -> float:
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    with precision.autocast():
+        a @ b
+        return 2 * n ** 3 * repeats / seconds(lambda: [a @ b for _ in range(repeats)]) / 1e9
+
+
+rows = []
+for name in args.loops:
+    train = LOOPS[name]()
+    counter = FlopCounterMode(display=False)
+    counter.mod_tracker = TotalsOnly()
+    with counter:
+        train(fp32, 2)
+    flops = counter.get_total_flops() / 2
+    times = {fp32.name: [], auto.name: []}
+    for precision in (fp32, auto):
+        train(precision, 2)  # warm-up: the first calls of a precision pick their kernels
+    for _ in range(args.rounds):
+        for precision in (fp32, auto):  # alternating, so that both see the same machine
+            times[precision.name].append(seconds(lambda: train(precision, args.steps)) / args.steps)
+    t32, t_auto = statistics.median(times[fp32.name]), statistics.median(times[auto.name])
+    ratio = t32 / t_auto
+    rows.append({"loop": name, "GFLOP per step": flops / 1e9, "fp32 ms": 1e3 * t32, f"{auto.name} ms": 1e3 * t_auto,
+                 "fp32 / auto": ratio, "fp32 GFLOP/s": flops / t32 / 1e9, f"{auto.name} GFLOP/s": flops / t_auto / 1e9,
+                 "bar": BARS[name], "met": "met" if ratio >= BARS[name] else "NOT met"})
+    print(rows[-1], flush=True)
+
+print(f"\n## Step time, fp32 against auto ({auto.name} on {device}; {args.rounds} rounds of {args.steps} steps, "
+      f"median)\n")
+print(pd.DataFrame(rows).set_index("loop").round(2).to_markdown())
+print(f"\nthe machine's limit, a 2048² matmul: fp32 {matmul_gflops(fp32):.0f} GFLOP/s, "
+      f"{auto.name} {matmul_gflops(auto):.0f} GFLOP/s")
+print(f"profile {args.profile}, device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
+      f"native bf16: {runtime.native_bf16(device)}")
