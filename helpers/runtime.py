@@ -1,4 +1,4 @@
-"""Profiles, device choice, seeding and the workbook's folders.
+"""Profiles, device choice, precision, seeding and the workbook's folders.
 
 One table of profiles for every problem: ``smoke`` (seconds, used by the tests), ``cpu`` (minutes on
 a laptop, results that mean something) and ``gpu`` (course scale). A notebook names a profile and
