@@ -108,7 +108,7 @@ def train(model: NoisePredictor, ema: NoisePredictor, images: DigitSet, schedule
           device: torch.device | str = "cpu", precision: runtime.Precision = runtime.FP32,
           log_points: int = 100) -> pd.DataFrame:
     """Train ε_θ on labelled ``images`` with Adam, the learning rate warmed up and annealed (one cycle).
-    The U-Net runs in ``precision``; the loss is float32 (mse_loss is on autocast's float32 list).
+    The U-Net runs in ``precision``; the loss is float32.
 
     Returns one row of mean loss per logging interval; FloatingPointError when the loss diverges.
     """
@@ -127,8 +127,7 @@ def train(model: NoisePredictor, ema: NoisePredictor, images: DigitSet, schedule
         drop = torch.rand(len(c), generator=rng) < p_uncond
         c = torch.where(drop, model.null_class, c)  # c ← ∅ with probability p_uncond
         x0, t, eps, c = (v.to(device) for v in (x0, t, eps, c))
-        with precision.autocast():
-            loss = model.loss(x0, t, eps, c, schedule)
+        loss = precision.run(model.loss, x0, t, eps, c, schedule)
         window.append(descend(optimizer, loss, "diffusion", step, scaler))
         lr_now = scheduler.get_last_lr()[0]
         scheduler.step()
