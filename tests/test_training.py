@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 from torch import nn
@@ -86,6 +88,20 @@ def test_adapt_batchnorm_sets_the_running_statistics_to_the_images_and_leaves_th
     assert torch.allclose(norm.running_var, variances, atol=1e-5)
     assert norm.momentum == 0.3 and model.training and norm.training
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())  # the weights did not move
+
+
+def test_adapt_batchnorm_leaves_a_model_without_batchnorm_alone_and_reads_no_image():
+    class Unread:
+        def __len__(self):
+            return 10
+
+        def batch(self, index):
+            pytest.fail("a pass over the images")
+
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.InstanceNorm2d(4, affine=True)).train()
+    before = copy.deepcopy(model.state_dict())
+    training.adapt_batchnorm(model, Unread())
+    assert model.training and all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
 
 
 def test_descend_takes_one_step_on_a_finite_loss_and_refuses_a_diverged_one():

@@ -82,5 +82,5 @@ def train(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, batch_
         update_ema(teacher, student, ema_decay)  # θ̄ ← α θ̄ + (1 − α) θ
         history.log(step, class_loss=class_loss.item(), consistency_loss=consistency.item(),
                     mask_fraction=mask_fraction, balance_loss=balance.item())
-    adapt_batchnorm(teacher, target, device=device)
+    adapt_batchnorm(torch.nn.Sequential(teacher.features, teacher.classifier), target, device=device)  # G_y ∘ G_f
     return teacher.eval(), history.frame()

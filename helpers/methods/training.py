@@ -132,8 +132,11 @@ def adapt_batchnorm(model: torch.nn.Module, images, *, batch_size: int = 500,
                     device: torch.device | str = "cpu") -> None:
     """AdaBN (Li et al., 2016): batch norm's running statistics re-estimated as the average over every batch of
     ``images`` (a set with ``batch(index)``, e.g. the target's training images) going through ``model``; the
-    weights are unchanged, and so is every other layer's mode (dropout stays off)."""
+    weights are unchanged, and so is every other layer's mode (dropout stays off). A model without batch norm (instance
+    norm keeps no running statistics) is left as it is, without a pass over the images."""
     norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
     momenta, was_training = [norm.momentum for norm in norms], model.training
     model.to(device).eval()
     for norm in norms:
