@@ -22,7 +22,7 @@ PROFILES = MappingProxyType({
     "smoke": {
         "dann": {"steps": 30, "batch_size": 32, "n_eval": 256, "n_tsne": 60},
         "uda": {"steps": 30, "batch_size": 32, "adda_steps": 20, "pixelda_steps": 10, "selfensemble_steps": 30,
-                "n_eval": 256, "n_tsne": 60},
+                "n_adabn": 500, "n_eval": 256, "n_tsne": 60},
         "gan": {"size": 16, "width": 4, "z_dim": 16, "batch_size": 16, "n_fid": 64, "n_export": 100,
                 "steps": {"dcgan": 4, "wgangp": 2, "sagan": 4, "stylegan2": 4}},
         "vae": {"size": 16, "width": 4, "latent_dim": 8, "batch_size": 16, "steps": 6, "warmup": 2, "flip": True,
@@ -37,7 +37,7 @@ PROFILES = MappingProxyType({
     "cpu": {
         "dann": {"steps": 3000, "batch_size": 64, "n_eval": None, "n_tsne": 500},
         "uda": {"steps": 3000, "batch_size": 64, "adda_steps": 3000, "pixelda_steps": 3000, "selfensemble_steps": 8000,
-                "n_eval": None, "n_tsne": 500},
+                "n_adabn": None, "n_eval": None, "n_tsne": 500},
         "gan": {"size": 32, "width": 32, "z_dim": 100, "batch_size": 64, "n_fid": 500, "n_export": 1000,
                 "steps": {"dcgan": 3000, "wgangp": 800, "sagan": 1500, "stylegan2": 1000}},
         "vae": {"size": 32, "width": 16, "latent_dim": 128, "batch_size": 64, "steps": 6000, "warmup": 50,
@@ -53,7 +53,7 @@ PROFILES = MappingProxyType({
     "gpu": {
         "dann": {"steps": 20000, "batch_size": 128, "n_eval": None, "n_tsne": 2000},
         "uda": {"steps": 20000, "batch_size": 128, "adda_steps": 10000, "pixelda_steps": 20000,
-                "selfensemble_steps": 20000, "n_eval": None, "n_tsne": 2000},
+                "selfensemble_steps": 20000, "n_adabn": None, "n_eval": None, "n_tsne": 2000},
         "gan": {"size": 64, "width": 64, "z_dim": 128, "batch_size": 128, "n_fid": 1000, "n_export": 1000,
                 "steps": {"dcgan": 20000, "wgangp": 10000, "sagan": 20000, "stylegan2": 20000}},
         "vae": {"size": 64, "width": 64, "latent_dim": 512, "batch_size": 128, "steps": 30000, "warmup": 3000,

@@ -45,7 +45,7 @@ def class_balance_loss(p_student: torch.Tensor) -> torch.Tensor:
 
 def train(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, batch_size: int, seed: int,
           lr: float = 1e-3, ema_decay: float = 0.99, threshold: float = 0.95, consistency_weight: float = 1.0,
-          balance_weight: float = 0.005, device: torch.device | str = "cpu",
+          balance_weight: float = 0.005, n_adabn: int | None = None, device: torch.device | str = "cpu",
           precision: runtime.Precision = runtime.FP32, desc: str = "self-ensembling",
           log_points: int = 100) -> tuple[DANN, pd.DataFrame]:
     """Self-ensembling: ``model`` (only G_f and G_y) is the student, trained in place on L_y over augmented labelled
@@ -55,10 +55,10 @@ def train(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, batch_
     images) are those of the authors' code for digits; τ 0.95 and w 1 those of FixMatch.
     The teacher runs in training mode, as the student does, so that batch norm normalises the target batch
     with its own statistics; at the end its running statistics are re-estimated on the target's training
-    images (AdaBN), so that it is tested as it predicted in training. Returns the teacher (in eval mode) and
-    the training curves (class_loss, consistency_loss, mask_fraction, balance_loss); FloatingPointError,
-    naming the step, if the loss diverges. Student and teacher run in ``precision``; the losses come from their
-    float32 outputs.
+    images (AdaBN; ``n_adabn`` of them drawn with ``seed``, or all), so that it is tested as it predicted in
+    training. Returns the teacher (in eval mode) and the training curves (class_loss, consistency_loss,
+    mask_fraction, balance_loss); FloatingPointError, naming the step, if the loss diverges. Student and teacher
+    run in ``precision``; the losses come from their float32 outputs.
     """
     generator = torch.Generator().manual_seed(seed)
     source_batches = shuffled_batches(len(source), batch_size, generator)
@@ -82,5 +82,6 @@ def train(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, batch_
         update_ema(teacher, student, ema_decay)  # θ̄ ← α θ̄ + (1 − α) θ
         history.log(step, class_loss=class_loss.item(), consistency_loss=consistency.item(),
                     mask_fraction=mask_fraction, balance_loss=balance.item())
-    adapt_batchnorm(torch.nn.Sequential(teacher.features, teacher.classifier), target, device=device)  # G_y ∘ G_f
+    predictor = torch.nn.Sequential(teacher.features, teacher.classifier)  # G_y ∘ G_f: G_d takes no part
+    adapt_batchnorm(predictor, target.subset(n_adabn, seed), device=device)
     return teacher.eval(), history.frame()
