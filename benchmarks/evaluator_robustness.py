@@ -34,5 +34,5 @@ for name, folder in record["artifacts"].items():
         sets[name.removesuffix("_images")] = (images, evaluator.digit_labels(len(images) // 10))
 print(f"record {args.record}: commit {record['commit']}, parameters {record['parameters']}")
 for what, (images, labels) in sets.items():
-    scores = ", ".join(f"{name} {evaluator.score(judge, images, labels)[0]:.4f}" for name, judge in judges.items())
+    scores = ", ".join(f"{name} {evaluator.score(judge.classifier, images, labels)[0]:.4f}" for name, judge in judges.items())
     print(f"  {what} ({len(images)}): {scores}")

@@ -24,7 +24,7 @@ from torch import nn
 from helpers import figures, metrics, runtime
 from helpers.data.digits import DigitSet, load_digits
 from helpers.methods import training
-from helpers.models.classifier import FEATURES, DigitClassifier
+from helpers.models.classifier import FEATURES, ImageClassifier
 
 
 RECIPE = training.Optimizer("sgd", lr=0.01, momentum=0.9, annealed=True)  # SGD, μ_p = 0.01 / (1 + 10 p)^0.75
@@ -32,7 +32,7 @@ RECIPE = training.Optimizer("sgd", lr=0.01, momentum=0.9, annealed=True)  # SGD,
 
 @dataclass
 class Evaluator:
-    classifier: DigitClassifier
+    classifier: ImageClassifier
     info: dict  # domain, data origin, training settings, test accuracy, cache file
 
     def summary(self) -> str:
@@ -67,11 +67,11 @@ def digit_evaluator(domain: str, data_root: str = "", *, steps: int, batch_size:
     path = runtime.folder("cache") / f"evaluator_{domain}_{key}.pt"
     if path.exists():
         saved = torch.load(path, weights_only=True)
-        classifier = DigitClassifier()
+        classifier = ImageClassifier()
         classifier.load_state_dict(saved["weights"])
         return Evaluator(classifier.eval(), {**saved["info"], "path": str(path)})
     torch.manual_seed(seed)
-    classifier = DigitClassifier()
+    classifier = ImageClassifier()
     training.fit_classifier(classifier, train, steps=steps, batch_size=batch_size, seed=seed, optimizer=RECIPE,
                             device=device, augment=blur_and_noise if robust else None, desc=f"evaluator ({domain})")
     info = {**settings, "acc_test": metrics.accuracy(classifier, test, device)}
@@ -81,12 +81,13 @@ def digit_evaluator(domain: str, data_root: str = "", *, steps: int, batch_size:
     return Evaluator(classifier.eval(), {**info, "path": str(path)})
 
 
-def score(evaluator: Evaluator, images: torch.Tensor, labels: torch.Tensor,
+def score(classifier: nn.Module, images: torch.Tensor, labels: torch.Tensor,
           device: torch.device | str = "cpu") -> tuple[float, pd.Series]:
-    """The fraction of ``images`` classified as their ``labels``, overall and per class."""
+    """The fraction of ``images`` (in [-1, 1]) that ``classifier`` classifies as their ``labels``, overall and per
+    class; the images are rounded to the bytes of a PNG first, as exported images are."""
     generated = DigitSet(metrics.to_uint8(images), labels, "generated", "", "generator")
     with torch.no_grad():
-        predicted = metrics.outputs(evaluator.classifier, generated, device).argmax(1)
+        predicted = metrics.outputs(classifier, generated, device).argmax(1)
     correct = pd.Series((predicted == labels).numpy(), index=labels.numpy())
     return float(correct.mean()), correct.groupby(level=0).mean().rename("accuracy")
 
@@ -94,7 +95,7 @@ def score(evaluator: Evaluator, images: torch.Tensor, labels: torch.Tensor,
 class _ClassifierFeatures(nn.Module):
     """The evaluator's pooled features of uint8 images, as torchmetrics' FID takes a feature network."""
 
-    def __init__(self, classifier: DigitClassifier):
+    def __init__(self, classifier: ImageClassifier):
         super().__init__()
         self.features = classifier.features
         self.num_features = FEATURES
@@ -143,7 +144,7 @@ def generate_and_score(evaluator: Evaluator, generate, labels: torch.Tensor,
     start = time.perf_counter()
     images = generate(labels)
     seconds = time.perf_counter() - start
-    accuracy, per_class = score(evaluator, images, labels, device)
+    accuracy, per_class = score(evaluator.classifier, images, labels, device)
     return Scored(images, accuracy, per_class, seconds)
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers.data.faces import load_faces, load_nonfaces
+from helpers.data.faces import face_or_not, load_faces, load_nonfaces
 
 # split: {file name: (PIL mode, side)}, written out of name order; the two odd ones are grey and RGBA
 FILES = {
@@ -110,6 +110,17 @@ def test_built_in_non_faces_are_the_other_100_crops_in_the_same_format(fresh_cac
     assert not {image.numpy().tobytes() for image in nonfaces.images} & {image.numpy().tobytes() for image in faces}
     assert nonfaces.split == "non-face" and "not faces" in nonfaces.origin
     assert (fresh_cache / "nonfaces_lfw_16.pt").is_file()
+
+
+@pytest.mark.parametrize("split,n", [("train", 80), ("test", 20)])
+def test_face_or_not_labels_the_split_faces_1_and_as_many_non_faces_0(fresh_cache, split, n):
+    labelled, faces, nonfaces = face_or_not(split, 16), load_faces(split, "", 16), load_nonfaces(16)
+    assert labelled.labels.tolist() == [0] * n + [1] * n and labelled.classes == ("not face", "face")
+    x, y = labelled.batch(torch.arange(2 * n))
+    assert torch.equal(x[n:], faces.batch(torch.arange(n))) and y.tolist() == labelled.labels.tolist()
+    first = 0 if split == "train" else 80  # the non-faces are split 80 / 20 too, without overlap
+    assert torch.equal(x[:n], nonfaces.batch(torch.arange(first, first + n)))
+    assert labelled.summary() == f"{split}: {n} face, {n} not face ({2 * n} images)"
 
 
 def test_an_attribute_the_faces_lack_is_an_error_naming_their_table(root, fresh_cache):

@@ -133,6 +133,7 @@ def test_tricks_are_parsed_and_checked():
 
 def test_methods_are_parsed_and_checked():
     assert gan.parse_methods(" dcgan,sagan ") == ["dcgan", "sagan"]
+    assert gan.parse_methods("stylegan2,acgan") == ["stylegan2", "acgan"]  # acgan: the conditional one
     for bad in ("", "dcgan,dcgan", "dcgan,wgan"):
         with pytest.raises(ValueError, match="comma-separated"):
             gan.parse_methods(bad)

@@ -16,7 +16,11 @@ Where the faces come from:
 - otherwise the built-in faces: scikit-image's ``lfw_subset``, 100 grey face crops of 25×25 from Labeled
   Faces in the Wild, split 80 train / 20 test once and for all, upscaled to S×S. A tiny stand-in for the
   course's faces, enough to watch a model learn. ``load_nonfaces`` gives lfw_subset's other 100 crops
-  (not faces) in the same format, so that the VAE's latents can be told apart by face vs non-face.
+  (not faces) in the same format, so that the VAE's latents can be told apart by face vs non-face, and
+  ``face_or_not`` labels faces against non-faces: two classes for the conditional GAN where the faces have
+  no attributes.
+
+``with_binary_attribute`` labels faces 0/1 by one of their attribute columns (e.g. ``Smiling``).
 
 ``FaceSet.attribute(name)`` is one attribute column (e.g. ``Black_Hair``); asking for a column the
 faces lack is a KeyError that names where their table came from and the columns it has.
@@ -211,6 +215,16 @@ class LabelledFaces(Dataset):
     def batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.faces.batch(index), self.labels[index]
 
+    @property
+    def classes(self) -> tuple[str, str]:
+        """The names of the classes 0 and 1."""
+        return f"not {self.attribute}", self.attribute
+
+    def summary(self) -> str:
+        counts = torch.bincount(self.labels, minlength=2).tolist()
+        return (f"{self.faces.split}: {counts[1]} {self.classes[1]}, {counts[0]} {self.classes[0]} "
+                f"({len(self)} images)")
+
 
 def with_binary_attribute(faces: FaceSet, name: str) -> LabelledFaces:
     """``faces`` labelled by their attribute ``name``, whose values must be 0/1 or −1/1 (as CelebA's list)."""
@@ -220,3 +234,14 @@ def with_binary_attribute(faces: FaceSet, name: str) -> LabelledFaces:
         raise ValueError(f"the attribute {name!r} of the {faces.split} faces ({faces.table}) takes the values "
                          f"{found[:10]}; expected the two values 0 and 1 (or -1 and 1)")
     return LabelledFaces(faces, torch.tensor((values > 0).to_numpy(), dtype=torch.long), name)
+
+
+def face_or_not(split: str, size: int = 64) -> LabelledFaces:
+    """The built-in faces of ``split`` (class 1, ``face``) with as many of lfw_subset's non-face crops (class 0): the
+    first 80 for 'train', the other 20 for 'test'."""
+    faces, nonfaces = load_faces(split, "", size), load_nonfaces(size)
+    index = torch.arange(LFW_TRAIN) if split == "train" else torch.arange(LFW_TRAIN, len(nonfaces))
+    table = pd.concat([nonfaces.attributes.iloc[index.numpy()], faces.attributes], ignore_index=True)
+    both = FaceSet(torch.cat([nonfaces.images[index], faces.images]), table, split,
+                   f"{faces.origin}; and {len(index)} of {nonfaces.origin}", faces.table)
+    return LabelledFaces(both, torch.cat([torch.zeros(len(index)), torch.ones(len(faces))]).long(), "face")

@@ -110,8 +110,9 @@ def parse_tricks(text: str) -> dict[str, float | int | tuple[str, ...]]:
 
 
 def parse_methods(text: str) -> list[str]:
-    """'dcgan, sagan' -> ['dcgan', 'sagan'], refusing unknown or repeated names."""
-    return runtime.parse_choices("methods", text, list(RECIPES))
+    """'dcgan, sagan' -> ['dcgan', 'sagan'], refusing unknown or repeated names: a method of ``RECIPES``, or
+    ``acgan``, the conditional GAN of ``helpers.methods.acgan``."""
+    return runtime.parse_choices("methods", text, [*RECIPES, "acgan"])
 
 
 def discriminator_loss(recipe: Recipe, d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:

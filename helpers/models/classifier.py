@@ -1,7 +1,9 @@
-"""The digit classifier that scores generated digits (problem 2's evaluator).
+"""The classifier that scores generated images: digits (problem 2's evaluator) and the two classes of problem 1's
+ACGAN on faces.
 
-A small VGG-style network: two 3×3 convolutions with batch norm per resolution (28 -> 14 -> 7),
-then global average pooling to ``FEATURES`` numbers and one linear layer to the 10 class logits.
+A small VGG-style network: two 3×3 convolutions with batch norm per resolution (28 -> 14 -> 7 for digits),
+then global average pooling to ``FEATURES`` numbers, whatever the image size, and one linear layer to the class
+logits.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ def _block(c_in: int, c_out: int) -> list[nn.Module]:
     return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
 
 
-class DigitClassifier(nn.Module):
+class ImageClassifier(nn.Module):
     def __init__(self, n_classes: int = 10):
         super().__init__()
         self.features = nn.Sequential(
