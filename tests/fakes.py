@@ -28,12 +28,16 @@ def digit_set(n=64, seed=0, domain="a"):
 
 
 
-def course_faces(root, n=16):
-    """A tiny course folder ``root``: face/train/ and face/test/ with ``n`` random 64×64 RGB PNG files each."""
+def course_faces(root, n=16, attribute=""):
+    """A tiny course folder ``root``: face/train/ and face/test/ with ``n`` random 64×64 RGB PNG files each; with
+    ``attribute``, face/<split>.csv lists them with that column, -1 and 1 in turn."""
     rng = np.random.default_rng(0)
     for split in ("train", "test"):
         folder = root / "face" / split
         folder.mkdir(parents=True)
         for index in range(n):
             Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(folder / f"{index:03d}.png")
+        if attribute:
+            rows = [f"{index:03d}.png,{(-1, 1)[index % 2]}" for index in range(n)]
+            (root / "face" / f"{split}.csv").write_text("\n".join([f"image_name,{attribute}", *rows]) + "\n")
     return root

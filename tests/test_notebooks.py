@@ -99,6 +99,14 @@ def test_runs_that_differ_only_in_their_data_keep_their_own_images_and_checkpoin
     assert all(file.read_bytes() == content for file, content in first_files.items())  # intact after the second run
 
 
+def test_acgan_alone_learns_the_classes_of_a_course_attribute(tmp_path):
+    root = fakes.course_faces(tmp_path, attribute="Smiling")
+    path = run.execute("gan", "smoke", 0, progress_bar=False, methods="acgan", attribute="Smiling", data_root=str(root))
+    record, executed = json.loads(path.read_text()), path.with_suffix(".ipynb").read_text()
+    assert {"acc_acgan", "acc_acgan_class0", "acc_acgan_class1", "acc_judge_test"} <= set(record["metrics"])
+    assert "train: 8 Smiling, 8 not Smiling (16 images)" in executed and "attribute 'Smiling' does not" not in executed
+
+
 def test_run_parameters_are_parsed_as_papermill_does():
     assert [run.parse_value(text) for text in ("3", "0.5", "True", "false", "mnist")] == [3, 0.5, True, False, "mnist"]
 
