@@ -1,23 +1,30 @@
 """Quality bars of problem 1: GANs on the built-in faces.
 
-    python benchmarks/gan.py [--profile cpu] [--steps 60] [--record runs/gan-cpu-seed0.json]
+    python benchmarks/gan.py [--profile cpu] [--seeds 0 1 2] [--methods dcgan,wgangp,sagan,stylegan2]
+                             [--diffaugment color,translation,cutout] [--records runs/gan-....json ...]
 
-1. Throughput of the DCGAN training loop (``helpers.methods.gan.train``) against a plain PyTorch
-   loop of the same architecture and batch size, measured in one run, in alternating rounds;
-   printed as images per second and their ratio.
-2. From a record of the notebook (``--record``; without it the notebook is run in ``--profile``):
-   each method's training seconds against 10 minutes, and its FID (or stand-in FD) at the first
-   check and at the end.
+1. Throughput of the DCGAN training loop (``helpers.methods.gan.train``) against a plain PyTorch loop of the
+   same architecture and batch size, measured in one run, in alternating rounds; printed as images per second
+   and their ratio.
+2. The GAN notebook once per seed without and once with DiffAugment (``--records``: read those records instead
+   of running): the GAN table (FD mean ± std over the seeds, on the notebook's features), each method's FD
+   with DiffAugment against without it (bar: the best method's at least 20 % lower with it), each training's
+   seconds against 10 minutes.
+3. Collapse and copies: per method and run, the two closest of the first 32 images, against the two closest
+   test faces; the first 32 images' nearest training faces, against the test face nearest to a training face.
+4. Memorisation: DCGAN's discriminator loss over training without and with DiffAugment, from the runs'
+   checkpoints, as a figure and as its mean over the last quarter of the steps.
 """
 import argparse
-import json
 import os
 import time
 
+import matplotlib.pyplot as plt
+import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from helpers import run, runtime
+from helpers import figures, metrics, report, run, runtime
 from helpers.data.faces import load_faces
 from helpers.methods import gan
 from helpers.models.gan import build
@@ -29,7 +36,10 @@ parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.R
 parser.add_argument("--profile", default="cpu")
 parser.add_argument("--steps", type=int, default=60, help="steps per timed round")
 parser.add_argument("--rounds", type=int, default=6)
-parser.add_argument("--record", default="", help="a gan record to read instead of running the notebook")
+parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+parser.add_argument("--methods", default="dcgan,wgangp,sagan,stylegan2")
+parser.add_argument("--diffaugment", default="color,translation,cutout", help="the DiffAugment policy compared")
+parser.add_argument("--records", nargs="*", default=[], help="GAN records to read instead of running the notebook")
 args = parser.parse_args()
 sizes = runtime.settings(args.profile, "gan")
 faces = load_faces("train", size=sizes["size"])
@@ -82,14 +92,63 @@ ratio = rates["workbook"] / rates["plain"]
 print(f"  throughput ratio workbook/plain: {ratio:.3f} ({'met' if ratio >= 0.95 else 'NOT met'}: bar 'no worse', "
       "with 5% allowed for timing noise)")
 
-path = args.record or run.execute("gan", args.profile, 0)
-record = json.loads(open(path).read())
-print(f"record {path} (profile {record['profile']}, commit {record['commit']}); "
-      f"distance: {record['fid_features']}")
-for method in ("dcgan", "wgangp", "sagan"):
-    m = record["metrics"]
-    if f"fid_{method}" in m:
-        seconds = m[f"seconds_train_{method}"]
-        print(f"  {method}: trained in {seconds:.0f} s ({'met' if seconds <= 600 else 'NOT met'}: bar 600 s); "
-              f"FD first check {m[f'fid_first_check_{method}']:.3f} -> final {m[f'fid_{method}']:.3f} "
-              f"({'falls' if m[f'fid_{method}'] < m[f'fid_first_check_{method}'] else 'does NOT fall'})")
+jobs = [(seed, tricks) for seed in args.seeds for tricks in ("", f"diffaugment={args.diffaugment}")]
+paths = args.records or [run.execute("gan", args.profile, seed, methods=args.methods, tricks=tricks)
+                         for seed, tricks in jobs]
+records = report.load_records(paths)
+augmented = [bool(gan.parse_tricks(r["parameters"].get("tricks", "")).get("diffaugment")) for r in records]
+print(f"\n## FD over seeds {sorted({r['seed'] for r in records})}, profile {records[0]['profile']}, "
+      f"commit {records[0]['commit']}\n")
+print(report.gan_table(records).to_markdown())
+
+print("\n## DiffAugment against none (bar: the best method's FD at least 20 % lower with it)\n")
+fd = {}
+for method in report.GAN_NAMES:
+    for used in (False, True):
+        values = [r["metrics"][f"fid_{method}"] for r, a in zip(records, augmented)
+                  if a == used and f"fid_{method}" in r["metrics"]]
+        if values:
+            fd[method, used] = sum(values) / len(values)
+    if (method, False) in fd and (method, True) in fd:
+        change = fd[method, True] / fd[method, False] - 1
+        print(f"  {method}: mean FD {fd[method, False]:.4f} without, {fd[method, True]:.4f} with ({change:+.1%})")
+compared = [m for m in report.GAN_NAMES if (m, False) in fd and (m, True) in fd]
+if compared:
+    best = min(compared, key=lambda m: fd[m, True])
+    change = fd[best, True] / fd[best, False] - 1
+    print(f"best with DiffAugment: {best}, {change:+.1%}: {'met' if change <= -0.2 else 'NOT met'}")
+for record, used in zip(records, augmented):
+    for method in report.GAN_NAMES:
+        if f"seconds_train_{method}" in record["metrics"]:
+            seconds = record["metrics"][f"seconds_train_{method}"]
+            print(f"  seed {record['seed']}{' + DiffAugment' if used else ''}, {method}: trained in {seconds:.0f} s "
+                  f"({'met' if seconds <= 600 else 'NOT met'}: bar 600 s)")
+
+print("\n## Collapse and copies: the first 32 images (RMS pixel distances, images in [-1, 1])\n")
+test = load_faces("test", size=sizes["size"])
+real = test.batch(torch.arange(len(test)))
+alike = torch.pdist(real.flatten(1)).min().item() / real[0].numel() ** 0.5
+copied = metrics.nearest(real, faces)[0].min().item()
+print(f"two closest test faces: {alike:.4f}; test face nearest to a training face: {copied:.4f}")
+for record, used in zip(records, augmented):
+    for method in report.GAN_NAMES:
+        if f"gan_{method}_images" in record["artifacts"]:
+            first = metrics.import_images(record["artifacts"][f"gan_{method}_images"])[:32]
+            closest = torch.pdist(first.flatten(1)).min().item() / first[0].numel() ** 0.5
+            nearest = metrics.nearest(first, faces)[0].min().item()
+            verdict = "met" if closest > alike and nearest > copied else "NOT met"
+            print(f"  seed {record['seed']}{' + DiffAugment' if used else ''}, {method}: two closest {closest:.4f}, "
+                  f"nearest to a training face {nearest:.4f}: {verdict}")
+
+print("\n## Memorisation: DCGAN's discriminator loss, mean over the last quarter of the steps\n")
+fig, ax = plt.subplots(figsize=(6, 3.5))
+for record, used in zip(records, augmented):
+    if "gan_dcgan_checkpoint" in record["artifacts"]:
+        history = pd.DataFrame(torch.load(record["artifacts"]["gan_dcgan_checkpoint"], weights_only=True)["history"])
+        late = history[history["step"] > 0.75 * history["step"].max()]["loss_d"].mean()
+        label = f"seed {record['seed']}{' + DiffAugment' if used else ''}"
+        print(f"  {label}: {late:.4f}")
+        ax.plot(history["step"], history["loss_d"], color="tab:orange" if used else "tab:blue", label=label)
+ax.set(title="DCGAN: D's loss without (blue) and with DiffAugment (orange)", xlabel="step", ylabel="loss_d")
+ax.legend(fontsize=7)
+print(f"figure: {figures.save(fig, 'gan_dcgan_d_loss_diffaugment')}")
