@@ -97,6 +97,7 @@ paths = args.records or [run.execute("gan", args.profile, seed, methods=args.met
                          for seed, tricks in jobs]
 records = report.load_records(paths)
 augmented = [bool(gan.parse_tricks(r["parameters"].get("tricks", "")).get("diffaugment")) for r in records]
+names = [f"seed {r['seed']}{' + DiffAugment' if used else ''}" for r, used in zip(records, augmented)]
 print(f"\n## FD over seeds {sorted({r['seed'] for r in records})}, profile {records[0]['profile']}, "
       f"commit {records[0]['commit']}\n")
 print(report.gan_table(records).to_markdown())
@@ -117,12 +118,14 @@ if compared:
     best = min(compared, key=lambda m: fd[m, True])
     change = fd[best, True] / fd[best, False] - 1
     print(f"best with DiffAugment: {best}, {change:+.1%}: {'met' if change <= -0.2 else 'NOT met'}")
-for record, used in zip(records, augmented):
+for record, name in zip(records, names):
     for method in report.GAN_NAMES:
-        if f"seconds_train_{method}" in record["metrics"]:
-            seconds = record["metrics"][f"seconds_train_{method}"]
-            print(f"  seed {record['seed']}{' + DiffAugment' if used else ''}, {method}: trained in {seconds:.0f} s "
-                  f"({'met' if seconds <= 600 else 'NOT met'}: bar 600 s)")
+        m = record["metrics"]
+        if f"seconds_train_{method}" in m:
+            seconds, first, final = m[f"seconds_train_{method}"], m[f"fid_first_check_{method}"], m[f"fid_{method}"]
+            print(f"  {name}, {method}: trained in {seconds:.0f} s ({'met' if seconds <= 600 else 'NOT met'}: bar "
+                  f"600 s); FD first check {first:.3f} -> final {final:.3f} "
+                  f"({'falls' if final < first else 'does NOT fall'})")
 
 print("\n## Collapse and copies: the first 32 images (RMS pixel distances, images in [-1, 1])\n")
 test = load_faces("test", size=sizes["size"])
@@ -130,25 +133,23 @@ real = test.batch(torch.arange(len(test)))
 alike = torch.pdist(real.flatten(1)).min().item() / real[0].numel() ** 0.5
 copied = metrics.nearest(real, faces)[0].min().item()
 print(f"two closest test faces: {alike:.4f}; test face nearest to a training face: {copied:.4f}")
-for record, used in zip(records, augmented):
+for record, name in zip(records, names):
     for method in report.GAN_NAMES:
         if f"gan_{method}_images" in record["artifacts"]:
             first = metrics.import_images(record["artifacts"][f"gan_{method}_images"])[:32]
             closest = torch.pdist(first.flatten(1)).min().item() / first[0].numel() ** 0.5
             nearest = metrics.nearest(first, faces)[0].min().item()
             verdict = "met" if closest > alike and nearest > copied else "NOT met"
-            print(f"  seed {record['seed']}{' + DiffAugment' if used else ''}, {method}: two closest {closest:.4f}, "
-                  f"nearest to a training face {nearest:.4f}: {verdict}")
+            print(f"  {name}, {method}: two closest {closest:.4f}, nearest to a training face {nearest:.4f}: {verdict}")
 
 print("\n## Memorisation: DCGAN's discriminator loss, mean over the last quarter of the steps\n")
 fig, ax = plt.subplots(figsize=(6, 3.5))
-for record, used in zip(records, augmented):
+for record, used, name in zip(records, augmented, names):
     if "gan_dcgan_checkpoint" in record["artifacts"]:
         history = pd.DataFrame(torch.load(record["artifacts"]["gan_dcgan_checkpoint"], weights_only=True)["history"])
         late = history[history["step"] > 0.75 * history["step"].max()]["loss_d"].mean()
-        label = f"seed {record['seed']}{' + DiffAugment' if used else ''}"
-        print(f"  {label}: {late:.4f}")
-        ax.plot(history["step"], history["loss_d"], color="tab:orange" if used else "tab:blue", label=label)
+        print(f"  {name}: {late:.4f}")
+        ax.plot(history["step"], history["loss_d"], color="tab:orange" if used else "tab:blue", label=name)
 ax.set(title="DCGAN: D's loss without (blue) and with DiffAugment (orange)", xlabel="step", ylabel="loss_d")
 ax.legend(fontsize=7)
 print(f"figure: {figures.save(fig, 'gan_dcgan_d_loss_diffaugment')}")
