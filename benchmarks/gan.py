@@ -150,6 +150,9 @@ for record, used, name in zip(records, augmented, names):
         late = history[history["step"] > 0.75 * history["step"].max()]["loss_d"].mean()
         print(f"  {name}: {late:.4f}")
         ax.plot(history["step"], history["loss_d"], color="tab:orange" if used else "tab:blue", label=name)
-ax.set(title="DCGAN: D's loss without (blue) and with DiffAugment (orange)", xlabel="step", ylabel="loss_d")
-ax.legend(fontsize=7)
-print(f"figure: {figures.save(fig, 'gan_dcgan_d_loss_diffaugment')}")
+if ax.lines:
+    ax.set(title="DCGAN: D's loss without (blue) and with DiffAugment (orange)", xlabel="step", ylabel="loss_d")
+    ax.legend(fontsize=7)
+    print(f"figure: {figures.save(fig, 'gan_dcgan_d_loss_diffaugment')}")
+else:
+    print("  no DCGAN run among the records")
