@@ -128,16 +128,23 @@ for record, name in zip(records, names):
                   f"({'falls' if final < first else 'does NOT fall'})")
 
 print("\n## Collapse and copies: the first 32 images (RMS pixel distances, images in [-1, 1])\n")
+
+
+def closest_pair(images: torch.Tensor) -> float:
+    """The RMS pixel distance of the two most alike of ``images``."""
+    return torch.pdist(images.flatten(1)).min().item() / images[0].numel() ** 0.5
+
+
 test = load_faces("test", size=sizes["size"])
 real = test.batch(torch.arange(len(test)))
-alike = torch.pdist(real.flatten(1)).min().item() / real[0].numel() ** 0.5
+alike = closest_pair(real)
 copied = metrics.nearest(real, faces)[0].min().item()
 print(f"two closest test faces: {alike:.4f}; test face nearest to a training face: {copied:.4f}")
 for record, name in zip(records, names):
     for method in report.GAN_NAMES:
         if f"gan_{method}_images" in record["artifacts"]:
             first = metrics.import_images(record["artifacts"][f"gan_{method}_images"])[:32]
-            closest = torch.pdist(first.flatten(1)).min().item() / first[0].numel() ** 0.5
+            closest = closest_pair(first)
             nearest = metrics.nearest(first, faces)[0].min().item()
             verdict = "met" if closest > alike and nearest > copied else "NOT met"
             print(f"  {name}, {method}: two closest {closest:.4f}, nearest to a training face {nearest:.4f}: {verdict}")
