@@ -1,11 +1,12 @@
-"""Speed of every training loop in float32 and in the auto precision, against the machine's limit.
+"""Speed of every training loop in float32 and in the auto precision, against the machine's limit, and what
+channels-last storage of images and weights (the ``channels_last`` setting) changes in each.
 
     python benchmarks/precision.py [--profile cpu] [--rounds 5] [--steps 10] [--loops dcgan acgan ...]
 
 Each loop is the workbook's own training function, at the profile's sizes, on the built-in data. The two
-precisions are timed side by side in one run, alternating, ``--rounds`` times ``--steps`` steps each after one
-warm-up call, and the median step time is reported: the ratio holds on a shared machine even when the absolute
-times do not. torch's flop counter gives the FLOPs of one step; the machine's limit is a 2048² matrix product
+precisions, each with and without channels_last, are timed side by side in one run, alternating, ``--rounds``
+times ``--steps`` steps each after one warm-up call, and the median step time is reported: the ratio holds on a
+shared machine even when the absolute times do not. torch's flop counter gives the FLOPs of one step; the machine's limit is a 2048² matrix product
 in the same precision, measured in the same run. Run it alone: two torch jobs on 2 cores slow each other.
 """
 import argparse
@@ -108,29 +109,36 @@ def matmul_gflops(precision: runtime.Precision, n: int = 2048, repeats: int = 10
         return 2 * n ** 3 * repeats / seconds(lambda: [a @ b for _ in range(repeats)]) / 1e9
 
 
+# fp32 and auto, each with contiguous and with channels-last images and weights; each its own networks, since the
+# layout changes them in place
+variants = {"fp32": fp32, "auto": auto, "fp32 channels_last": runtime.precision("fp32", device, channels_last=True),
+            "auto channels_last": runtime.precision("auto", device, channels_last=True)}
 rows = []
 for name in args.loops:
-    train = LOOPS[name]()
+    trains = {variant: LOOPS[name]() for variant in variants}
     counter = FlopCounterMode(display=False)
     counter.mod_tracker = TotalsOnly()
     with counter:
-        train(fp32, 2)
+        trains["fp32"](fp32, 2)
     flops = counter.get_total_flops() / 2
-    times = {fp32.name: [], auto.name: []}
-    for precision in (fp32, auto):
-        train(precision, 2)  # warm-up: the first calls of a precision pick their kernels
+    for variant, precision in variants.items():
+        trains[variant](precision, 2)  # warm-up: the first calls of a precision pick their kernels
+    times = {variant: [] for variant in variants}
     for _ in range(args.rounds):
-        for precision in (fp32, auto):  # alternating, so that both see the same machine
-            times[precision.name].append(seconds(lambda: train(precision, args.steps)) / args.steps)
-    t32, t_auto = statistics.median(times[fp32.name]), statistics.median(times[auto.name])
-    ratio = t32 / t_auto
-    rows.append({"loop": name, "GFLOP per step": flops / 1e9, "fp32 ms": 1e3 * t32, f"{auto.name} ms": 1e3 * t_auto,
-                 "fp32 / auto": ratio, "fp32 GFLOP/s": flops / t32 / 1e9, f"{auto.name} GFLOP/s": flops / t_auto / 1e9,
-                 "bar": BARS[name], "met": "met" if ratio >= BARS[name] else "NOT met"})
+        for variant, precision in variants.items():  # alternating, so that all see the same machine
+            times[variant].append(seconds(lambda: trains[variant](precision, args.steps)) / args.steps)
+    step = {variant: statistics.median(t) for variant, t in times.items()}
+    ratio = step["fp32"] / step["auto"]
+    rows.append({"loop": name, "GFLOP per step": flops / 1e9, "fp32 ms": 1e3 * step["fp32"],
+                 f"{auto.name} ms": 1e3 * step["auto"], "fp32 / auto": ratio, "fp32 GFLOP/s": flops / step["fp32"] / 1e9,
+                 f"{auto.name} GFLOP/s": flops / step["auto"] / 1e9, "bar": BARS[name],
+                 "met": "met" if ratio >= BARS[name] else "NOT met",
+                 "fp32 / fp32 channels_last": step["fp32"] / step["fp32 channels_last"],
+                 "auto / auto channels_last": step["auto"] / step["auto channels_last"]})
     print(rows[-1], flush=True)
 
-print(f"\n## Step time, fp32 against auto ({auto.name} on {device}; {args.rounds} rounds of {args.steps} steps, "
-      f"median)\n")
+print(f"\n## Step time, fp32 against auto ({auto.name} on {device}), and each with channels_last against without "
+      f"({args.rounds} rounds of {args.steps} steps, median; a ratio above 1: the second is faster)\n")
 print(pd.DataFrame(rows).set_index("loop").round(2).to_markdown())
 print(f"\nthe machine's limit, a 2048² matmul: fp32 {matmul_gflops(fp32):.0f} GFLOP/s, "
       f"{auto.name} {matmul_gflops(auto):.0f} GFLOP/s")

@@ -86,7 +86,7 @@ def settings(profile: str, problem: str, overrides: str = "") -> dict:
     table = PROFILES[resolve_profile(profile)]
     if problem not in table:
         raise KeyError(f"profile {profile!r} has no settings for {problem!r}; it has {sorted(table)}")
-    sizes = _with_precision(copy.deepcopy(dict(table[problem])))
+    sizes = _with_execution(copy.deepcopy(dict(table[problem])))
     for item in filter(None, (part.strip() for part in overrides.split(","))):
         key, equals, text = item.partition("=")
         if not equals:
@@ -109,13 +109,13 @@ PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 DEFAULT_PRECISION = "fp32"
 
 
-def _with_precision(sizes: dict) -> dict:
-    """``sizes`` with the ``precision`` setting that every problem has: $WORKBOOK_PRECISION, else
-    ``DEFAULT_PRECISION``."""
+def _with_execution(sizes: dict) -> dict:
+    """``sizes`` with the settings of how the networks run that every problem has: ``precision``
+    ($WORKBOOK_PRECISION, else ``DEFAULT_PRECISION``) and ``channels_last`` (off: docs/precision.md)."""
     chosen = os.environ.get("WORKBOOK_PRECISION", "") or DEFAULT_PRECISION
     if chosen not in PRECISIONS:
         raise ValueError(f"$WORKBOOK_PRECISION={chosen!r}; expected one of {PRECISIONS}")
-    return {"precision": chosen, **sizes}
+    return {"precision": chosen, "channels_last": False, **sizes}
 
 
 def _keys(sizes: dict, prefix: str = "") -> list[str]:
@@ -181,10 +181,13 @@ def native_bf16(device: torch.device) -> bool:
 class Precision:
     """The number format of a run's forward passes: ``"bf16"`` or ``"fp16"`` under autocast (matrix products and
     convolutions in that format, what needs range or accuracy, e.g. softmax and the losses, in float32), or
-    ``"fp32"`` throughout. The weights, their gradients and the optimizer's state stay float32 in every case."""
+    ``"fp32"`` throughout. The weights, their gradients and the optimizer's state stay float32 in every case.
+    ``channels_last``: images and convolution weights stored channel-innermost (N×H×W×C in memory), which some
+    convolution kernels run faster on; the numbers are the same."""
 
     name: str
     device_type: str
+    channels_last: bool = False
 
     @property
     def dtype(self) -> torch.dtype:
@@ -198,10 +201,19 @@ class Precision:
         """Loss scaling, on for fp16 only: float16's small range would round small gradients to 0."""
         return torch.amp.GradScaler(self.device_type, enabled=self.name == "fp16")
 
+    def layout(self, *modules: torch.nn.Module) -> None:
+        """Store ``modules``' 4-d weights channels-last if this run asks for it (in place: an optimizer built on
+        them keeps working)."""
+        for module in modules if self.channels_last else ():
+            module.to(memory_format=torch.channels_last)
+
     def run(self, module, *inputs, **options):
         """``module(*inputs, **options)`` in this precision, its output (a tensor or a tuple of tensors) returned in
         float32, so that what the loops compute from it (losses, sums, exponentials, norms, the gradient penalties)
-        keeps float32's range and accuracy."""
+        keeps float32's range and accuracy. Images (4-d inputs) go in channels-last if this run asks for it."""
+        if self.channels_last:
+            inputs = tuple(x.contiguous(memory_format=torch.channels_last)
+                           if isinstance(x, torch.Tensor) and x.dim() == 4 else x for x in inputs)
         with self.autocast():
             out = module(*inputs, **options)
         return tuple(o.float() for o in out) if isinstance(out, tuple) else out.float()
@@ -210,14 +222,14 @@ class Precision:
 FP32 = Precision("fp32", "cpu")  # the loops' default; autocast is off, so the device type does not matter
 
 
-def precision(setting: str, device: torch.device) -> Precision:
+def precision(setting: str, device: torch.device, channels_last: bool = False) -> Precision:
     """The precision that ``setting`` (``PRECISIONS``) means on ``device``. ``"auto"``: bf16 where the device
     computes it natively (``native_bf16``), fp16 on a CUDA GPU without bf16, fp32 otherwise."""
     if setting not in PRECISIONS:
         raise ValueError(f"precision={setting!r}; expected one of {PRECISIONS}")
     if setting == "auto":
         setting = "bf16" if native_bf16(device) else "fp16" if device.type == "cuda" else "fp32"
-    return Precision(setting, device.type)
+    return Precision(setting, device.type, channels_last)
 
 
 def seed_everything(seed: int) -> torch.Generator:

@@ -1,5 +1,6 @@
 import math
 
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -137,6 +138,17 @@ def test_methods_are_parsed_and_checked():
     for bad in ("", "dcgan,dcgan", "dcgan,wgan"):
         with pytest.raises(ValueError, match="comma-separated"):
             gan.parse_methods(bad)
+
+
+def test_a_run_with_channels_last_trains_as_the_contiguous_one():
+    settings = dict(method="dcgan", seed=3, size=16, width=4, z_dim=8, data="random images")
+    runs = {last: gan.new_state(**settings) for last in (False, True)}
+    histories = {last: gan.train(state, Images(), steps=4, batch_size=8, log_every=2,
+                                 precision=runtime.Precision("fp32", "cpu", channels_last=last))
+                 for last, state in runs.items()}
+    conv = next(p for p in runs[True].discriminator.parameters() if p.dim() == 4)
+    assert conv.is_contiguous(memory_format=torch.channels_last)
+    pd.testing.assert_frame_equal(histories[True], histories[False], rtol=1e-3, atol=1e-4)
 
 
 @pytest.mark.parametrize("method", METHODS)

@@ -83,3 +83,30 @@ def test_a_precision_runs_forward_passes_in_its_format_and_scales_losses_for_fp1
         out = layer(torch.randn(3, 4))
     assert out.dtype == dtype and layer.weight.dtype == torch.float32
     assert not p.scaler().is_enabled() and runtime.Precision("fp16", "cpu").scaler().is_enabled()
+
+
+def test_channels_last_is_a_setting_of_every_problem_off_unless_asked():
+    assert not any(runtime.settings(profile, problem)["channels_last"]
+                   for profile, table in runtime.PROFILES.items() for problem in table)
+    assert runtime.settings("cpu", "dann", "channels_last=true")["channels_last"] is True
+    assert runtime.precision("auto", torch.device("cpu"), True).channels_last
+
+
+def test_channels_last_stores_weights_and_images_channel_innermost_with_the_same_numbers():
+    torch.manual_seed(0)
+    conv = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.Conv2d(8, 4, 3))
+    optimizer = torch.optim.SGD(conv.parameters(), lr=0.1)
+    x = torch.randn(2, 3, 9, 9)
+    expected = conv(x)
+    runtime.FP32.layout(conv)  # off: nothing moves
+    assert conv[0].weight.is_contiguous()
+    last = runtime.Precision("fp32", "cpu", channels_last=True)
+    last.layout(conv)
+    assert conv[0].weight.is_contiguous(memory_format=torch.channels_last) and conv[0].bias.dim() == 1
+    out = last.run(conv, x)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(out, expected)
+    out.sum().backward()
+    before = conv[2].weight.detach().clone()
+    optimizer.step()  # built before the layout changed, it still updates the module's weights
+    assert not torch.equal(conv[2].weight, before)

@@ -56,6 +56,7 @@ def train(generator: models.ConditionalGenerator, discriminator: models.Auxiliar
     opt_g = torch.optim.Adam(generator.parameters(), RECIPE.lr_g, betas=RECIPE.betas)
     opt_d = torch.optim.Adam(discriminator.parameters(), RECIPE.lr_d, betas=RECIPE.betas)
     generator.to(device).train(), discriminator.to(device).train(), ema.to(device)
+    precision.layout(generator, discriminator, ema)
     scaler = precision.scaler()
     every, rows, window = max(1, steps // log_points), [], []
     for step in trange(steps, desc="ACGAN"):

@@ -65,6 +65,7 @@ def adapt(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, batch_
     encoder, discriminator = adapted.features.train(), adapted.discriminator.train()
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=betas)
     opt_e = torch.optim.Adam(encoder.parameters(), lr=lr, betas=betas)
+    precision.layout(source_encoder, encoder, discriminator)
     scaler = precision.scaler()
     history = History(steps, log_points)
     for step in trange(1, steps + 1, desc=desc):

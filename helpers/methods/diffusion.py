@@ -118,6 +118,7 @@ def train(model: NoisePredictor, ema: NoisePredictor, images: DigitSet, schedule
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.05)
     model.to(device).train()
     ema.to(device)
+    precision.layout(model, ema)
     scaler = precision.scaler()
     every, rows, window = max(1, steps // log_points), [], []
     for step in trange(steps, desc="diffusion"):

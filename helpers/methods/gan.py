@@ -290,6 +290,7 @@ def train(state: GANState, images, *, steps: int, batch_size: int, device: torch
     rule, g, d = state.recipe, state.generator.to(device), state.discriminator.to(device)
     state.ema.to(device)
     g.train(), d.train()
+    precision.layout(g, d, state.ema)
     generate, critic = partial(precision.run, g), partial(precision.run, d)  # G and D in the run's precision
     scaler = precision.scaler()
     window = []

@@ -58,6 +58,7 @@ def train(task: DANN, source: DigitSet, target: DigitSet, *, steps: int, batch_s
     target_batches = shuffled_batches(len(target), batch_size, generator)
     g, d = Generator().to(device).train(), Discriminator().to(device).train()
     task.to(device).train()
+    precision.layout(g, d, task)
     opt_d = torch.optim.Adam(d.parameters(), lr=lr, betas=betas)
     opt_gt = torch.optim.Adam([*g.parameters(), *task.features.parameters(), *task.classifier.parameters()],
                               lr=lr, betas=betas)

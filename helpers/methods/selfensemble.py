@@ -64,6 +64,7 @@ def train(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, batch_
     source_batches = shuffled_batches(len(source), batch_size, generator)
     target_batches = shuffled_batches(len(target), batch_size, generator)
     student = model.to(device).train()
+    precision.layout(student)
     teacher = copy.deepcopy(student).requires_grad_(False)
     opt, scaler = Optimizer("adam", lr).build(student.parameters()), precision.scaler()
     history = History(steps, log_points)

@@ -110,6 +110,7 @@ def fit_classifier(model: torch.nn.Module, labelled, *, steps: int, batch_size: 
     batches = shuffled_batches(len(labelled), batch_size, generator)
     opt = optimizer.build(model.parameters())
     model.to(device).train()
+    precision.layout(model)
     averaged, scaler = WeightAverage(model, average), precision.scaler()
     history = History(steps, log_points)
     for step in trange(1, steps + 1, desc=desc):

@@ -99,6 +99,7 @@ def train_dann(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, b
     target_batches = shuffled_batches(len(target), batch_size, generator)
     opt = recipe.optimizer.build(model.parameters())
     model.to(device).train()
+    precision.layout(model)
     averaged, scaler = WeightAverage(model, recipe.average), precision.scaler()
     features, classifier = partial(precision.run, model.features), partial(precision.run, model.classifier)
     discriminator = partial(precision.run, model.discriminator)

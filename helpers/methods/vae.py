@@ -90,6 +90,7 @@ def train(model: VAE, images, *, steps: int, batch_size: int, beta: float, warmu
     scaler = precision.scaler()
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)  # η_t = η (1 + cos(π t / T)) / 2
     model.to(device).train()
+    precision.layout(model)
     history, window = [], []
     for step in tqdm(range(1, steps + 1), desc="VAE"):
         x = images.batch(torch.randint(len(images), (batch_size,), generator=rng))
