@@ -18,7 +18,7 @@ def test_overrides_change_the_named_settings_with_the_profiles_types():
 
 
 @pytest.mark.parametrize("overrides,message", [
-    ("stepz=1", r"unknown setting 'stepz' for 'dann'; known: \['batch_size', 'n_eval', 'n_tsne', 'precision', 'steps'\]"),
+    ("stepz=1", r"unknown setting 'stepz' for 'dann'; known: \['batch_size', 'channels_last', 'n_eval', 'n_tsne', 'precision', 'steps'\]"),
     ("steps=abc", r"steps='abc'; expected int \(like 3000\)"),
     ("steps=2.5", r"steps='2.5'; expected int"),
     ("n_eval=all", r"n_eval='all'; expected int or None"),
@@ -61,18 +61,20 @@ def test_every_problem_has_a_precision_setting_from_the_environment_or_the_defau
     ("cpu", True, "bf16"), ("cpu", False, "fp32"), ("cuda", True, "bf16"), ("cuda", False, "fp16"),
     ("mps", False, "fp32")])
 def test_auto_precision_takes_bf16_where_native_fp16_on_an_older_gpu_else_fp32(monkeypatch, device, native, expected):
-    monkeypatch.setattr(runtime, "native_bf16", lambda d: native)
+    monkeypatch.setattr(runtime, "fast_bf16", lambda d: native)
     assert runtime.precision("auto", torch.device(device)).name == expected
     assert runtime.precision("fp32", torch.device(device)).name == "fp32"  # a named precision is taken as it is
     with pytest.raises(ValueError, match="precision='fp64'"):
         runtime.precision("fp64", torch.device(device))
 
 
-def test_native_bf16_asks_torch_about_the_cpu(monkeypatch):
-    for avx512_bf16, amx, expected in [(True, False, True), (False, True, True), (False, False, False)]:
+def test_fast_bf16_asks_torch_whether_the_cpu_has_amx_not_avx512_bf16_alone(monkeypatch):
+    for avx512_bf16, amx, expected in [(True, False, False), (False, True, True), (True, True, True),
+                                       (False, False, False)]:
         monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
         monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
-        assert runtime.native_bf16(torch.device("cpu")) is expected
+        assert runtime.fast_bf16(torch.device("cpu")) is expected
+        assert runtime.precision("auto", torch.device("cpu")).name == ("bf16" if expected else "fp32")
 
 
 @pytest.mark.parametrize("name, dtype", [("bf16", torch.bfloat16), ("fp32", torch.float32)])
