@@ -63,6 +63,14 @@ def test_r1_penalty_matches_its_formula():
     assert gan.r1_penalty(discriminator, torch.randn(5, 3, 4, 4)).item() == pytest.approx(a.pow(2).sum().item())
 
 
+def test_r1_gives_the_discriminator_finite_gradients_when_a_group_of_samples_is_identical():
+    torch.manual_seed(0)
+    discriminator = stylegan2.Discriminator(size=8, width=4)
+    same = torch.randn(1, 3, 8, 8).expand(4, -1, -1, -1).contiguous()  # one group: its minibatch σ is 0
+    gan.r1_penalty(discriminator, same).backward()  # the R1 step's double backward through σ
+    assert all(torch.isfinite(p.grad).all() for p in discriminator.parameters() if p.grad is not None)
+
+
 def test_r1_is_lazy_and_the_discriminators_adam_is_adjusted_for_it(monkeypatch):
     state = gan.new_state("stylegan2", 0, 16, 4, 8, "random images")
     c = 16 / 17

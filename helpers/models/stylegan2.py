@@ -183,7 +183,8 @@ class Discriminator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.blocks(F.leaky_relu(self.from_rgb(x), 0.2))
         group = min(4, len(x)) if len(x) % min(4, len(x)) == 0 else 1
-        spread = x.view(group, -1, *x.shape[1:]).std(dim=0, unbiased=False)  # σ over groups of samples
+        # σ = √(Var + ε) over groups of samples: without ε, identical samples (σ = 0) give R1 a NaN gradient
+        spread = (x.view(group, -1, *x.shape[1:]).var(dim=0, unbiased=False) + 1e-8).sqrt()
         spread = spread.mean(dim=(1, 2, 3), keepdim=True).repeat(group, 1, *x.shape[2:])  # one feature map
         x = F.leaky_relu(self.final_conv(torch.cat([x, spread], dim=1)), 0.2)
         return self.final(x.flatten(1))[:, 0]
