@@ -342,3 +342,14 @@ def test_acgan_and_the_diffusion_model_train_and_sample_in_bf16_with_float32_wei
     assert np.isfinite(history[["loss_d", "loss_g"]]).all().all()
     assert acgan.sample(g_ema, labels, seed=0, precision=bf16).dtype == torch.float32
     assert all(p.dtype == torch.float32 for p in [*model.parameters(), *g.parameters(), *d.parameters()])
+
+
+def test_the_compile_setting_compiles_the_unet_it_trains_and_nothing_else(monkeypatch):
+    compiled = []
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, *a, **k: compiled.append(self))  # no C++ build
+    schedule = diffusion.Schedule(50)
+    model, ema = diffusion.new_model(8, schedule, 0)
+    diffusion.train(model, ema, digits(), schedule, steps=1, batch_size=8, lr=1e-3, seed=0)
+    assert compiled == [] and runtime.settings("cpu", "conditional")["diffusion"]["compile"] is False
+    diffusion.train(model, ema, digits(), schedule, steps=1, batch_size=8, lr=1e-3, seed=0, compile=True)
+    assert compiled == [model.unet]

@@ -106,9 +106,11 @@ def new_model(width: int, schedule: Schedule, seed: int, objective: str = "eps"
 def train(model: NoisePredictor, ema: NoisePredictor, images: DigitSet, schedule: Schedule, *, steps: int,
           batch_size: int, lr: float, seed: int, p_uncond: float = 0.1, ema_rate: float = 0.999,
           device: torch.device | str = "cpu", precision: runtime.Precision = runtime.FP32,
-          log_points: int = 100) -> pd.DataFrame:
+          compile: bool = False, log_points: int = 100) -> pd.DataFrame:
     """Train ε_θ on labelled ``images`` with Adam, the learning rate warmed up and annealed (one cycle).
-    The U-Net runs in ``precision``; the loss is float32.
+    The U-Net runs in ``precision``; the loss is float32. ``compile``: the U-Net compiled in place by
+    torch.compile, which needs a C++ compiler on a CPU (docs/precision.md: 1.19 times faster per step after a
+    44 s compile, measured on 2 cores).
 
     Returns one row of mean loss per logging interval; FloatingPointError when the loss diverges.
     """
@@ -119,6 +121,8 @@ def train(model: NoisePredictor, ema: NoisePredictor, images: DigitSet, schedule
     model.to(device).train()
     ema.to(device)
     precision.layout(model, ema)
+    if compile:
+        model.unet.compile()
     scaler = precision.scaler()
     every, rows, window = max(1, steps // log_points), [], []
     for step in trange(steps, desc="diffusion"):
