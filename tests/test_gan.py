@@ -140,8 +140,9 @@ def test_methods_are_parsed_and_checked():
             gan.parse_methods(bad)
 
 
-def test_a_run_with_channels_last_trains_as_the_contiguous_one():
-    settings = dict(method="dcgan", seed=3, size=16, width=4, z_dim=8, data="random images")
+@pytest.mark.parametrize("method", METHODS)
+def test_a_run_with_channels_last_trains_as_the_contiguous_one(method):
+    settings = dict(method=method, seed=3, size=16, width=4, z_dim=8, data="random images")
     runs = {last: gan.new_state(**settings) for last in (False, True)}
     histories = {last: gan.train(state, Images(), steps=4, batch_size=8, log_every=2,
                                  precision=runtime.Precision("fp32", "cpu", channels_last=last))

@@ -1,12 +1,13 @@
 import copy
 import math
 
+import pandas as pd
 import pytest
 import torch
 from fakes import digit_set
 
 from helpers import runtime
-from helpers.methods import training, uda
+from helpers.methods import adda, pixelda, selfensemble, training, uda
 from helpers.models.uda import DANN, NETWORKS, reverse_gradient
 
 
@@ -127,3 +128,29 @@ def test_dann_trains_in_bf16_with_float32_weights(name):
         assert history.notna().all().all()
     assert all(p.dtype == torch.float32 for p in runs["bf16"].parameters())
     assert not all(torch.equal(a, b) for a, b in zip(runs["fp32"].parameters(), runs["bf16"].parameters()))
+
+
+@pytest.mark.parametrize("method", ["dann", "adda", "pixelda", "selfensemble"])
+def test_every_adaptation_trains_channels_last_as_it_does_contiguous(method):
+    def train(precision):
+        torch.manual_seed(0)
+        model, source, target = DANN("bn"), digit_set(), digit_set(seed=1, domain="b")
+        options = dict(steps=4, batch_size=16, seed=3, log_points=2, precision=precision)
+        if method == "dann":
+            history = uda.train(model, source, unlabelled=target, recipe=uda.recipe(uda.DEFAULT), **options)
+        elif method == "adda":
+            model, history = adda.adapt(model, source, target, **options)
+        elif method == "pixelda":
+            history = pixelda.train(model, source, target, **options)[-1]
+        else:
+            model, history = selfensemble.train(model, source, target, **options)
+        return model, history
+
+    (_, expected), (model, history) = (train(runtime.Precision("fp32", "cpu", channels_last=last))
+                                       for last in (False, True))
+    conv = next(p for p in model.features.parameters() if p.dim() == 4)
+    assert conv.is_contiguous(memory_format=torch.channels_last)
+    if method == "pixelda":  # D's input noise and dropout are drawn in memory order, so other numbers fall
+        assert history.columns.equals(expected.columns) and history.notna().all().all()
+    else:
+        pd.testing.assert_frame_equal(history, expected, rtol=1e-3, atol=1e-4)
