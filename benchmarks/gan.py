@@ -137,11 +137,12 @@ def closest_pair(images: torch.Tensor) -> float:
 
 
 test = load_faces("test", size=sizes["size"])
-real = torch.cat([faces.batch(torch.arange(len(faces))), test.batch(torch.arange(len(test)))])
+test_faces = test.batch(torch.arange(len(test)))
+real = torch.cat([faces.batch(torch.arange(len(faces))), test_faces])
 draws = torch.Generator().manual_seed(0)
 real_sets = torch.tensor([closest_pair(real[torch.randperm(len(real), generator=draws)[:32]]) for _ in range(1000)])
 alike = real_sets.quantile(0.05).item()  # two images this close happen in only 5 % of 32-face sets of real faces
-copied = metrics.nearest(test.batch(torch.arange(len(test))), faces)[0].min().item()
+copied = metrics.nearest(test_faces, faces)[0].min().item()
 print(f"two closest of 32 real faces (1000 random sets of the {len(real)}): mean {real_sets.mean():.4f}, 5th "
       f"percentile {alike:.4f}; test face nearest to a training face: {copied:.4f}")
 for record, name in zip(records, names):

@@ -184,7 +184,8 @@ class Precision:
     convolutions in that format, what needs range or accuracy, e.g. softmax and the losses, in float32), or
     ``"fp32"`` throughout. The weights, their gradients and the optimizer's state stay float32 in every case.
     ``channels_last``: images and convolution weights stored channel-innermost (N×H×W×C in memory), which some
-    convolution kernels run faster on; the numbers are the same."""
+    convolution kernels run faster on; the numbers are the same up to rounding, except random numbers drawn for
+    every element of such a tensor (noise, dropout), which fall in memory order (docs/precision.md)."""
 
     name: str
     device_type: str
