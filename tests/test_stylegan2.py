@@ -28,6 +28,15 @@ def test_demodulation_keeps_unit_variance_whatever_the_style():
     assert out[:, :, 1:-1, 1:-1].std(dim=(2, 3)).sub(1).abs().max() < 0.15
 
 
+def test_the_mapping_keeps_the_spread_of_z_so_that_styles_differ_between_latents():
+    torch.manual_seed(0)
+    x = torch.randn(100_000)
+    assert abs(stylegan2.lrelu(x).pow(2).mean().item() - 1.04) < 0.02  # E[(√2 lrelu x)²] = (1 + 0.2²) / 2 · 2
+    generator = stylegan2.Generator(z_dim=100, size=8, width=4, mapping_layers=4)
+    w = generator.styles(torch.randn(512, 100))[:, 0]
+    assert w.std(dim=0).mean() > 0.5  # without the √2 of each layer, 0.17: every latent gets nearly the same style
+
+
 def test_style_mixing_takes_coarse_layers_from_one_latent_and_fine_from_the_other():
     torch.manual_seed(0)
     generator = stylegan2.Generator(z_dim=8, size=16, width=4)

@@ -26,6 +26,16 @@ from torch import nn
 
 
 
+def lrelu(x: torch.Tensor) -> torch.Tensor:
+    """LeakyReLU(0.2) scaled by √2, so that it keeps the variance of its input; every activation of both networks."""
+    return F.leaky_relu(x, 0.2) * math.sqrt(2)
+
+
+class ScaledLeakyReLU(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return lrelu(x)
+
+
 def _levels(size: int) -> int:
     """How many doublings lead from the 4×4 constant to size×size."""
     levels = math.log2(size / 4)
@@ -97,7 +107,7 @@ class Noise(nn.Module):
 
 
 class StyledConv(nn.Module):
-    """Modulated convolution, noise, bias, LeakyReLU(0.2) scaled by √2 (to keep the variance)."""
+    """Modulated convolution, noise, bias, ``lrelu``."""
 
     def __init__(self, c_in: int, c_out: int, w_dim: int, upsample: bool = False):
         super().__init__()
@@ -109,7 +119,7 @@ class StyledConv(nn.Module):
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         if self.upsample:
             x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
-        return F.leaky_relu(self.noise(self.conv(x, w)) + self.bias, 0.2) * math.sqrt(2)
+        return lrelu(self.noise(self.conv(x, w)) + self.bias)
 
 
 class Generator(nn.Module):
@@ -120,7 +130,7 @@ class Generator(nn.Module):
         channels = [min(max_channels, width * 2 ** i) for i in reversed(range(levels + 1))]  # 4×4 … size×size
         self.z_dim = z_dim  # w has as many numbers as z
         self.mapping = nn.Sequential(*(layer for _ in range(mapping_layers)  # f: z ↦ w, at 1/100 of the learning rate
-                                       for layer in (EqualLinear(z_dim, z_dim, lr_multiplier=0.01), nn.LeakyReLU(0.2))))
+                                       for layer in (EqualLinear(z_dim, z_dim, lr_multiplier=0.01), ScaledLeakyReLU())))
         self.constant = nn.Parameter(torch.randn(1, channels[0], 4, 4))
         self.first = StyledConv(channels[0], channels[0], z_dim)
         self.blocks = nn.ModuleList(nn.ModuleList([StyledConv(c_in, c_out, z_dim, upsample=True),
@@ -164,8 +174,8 @@ class ResidualBlock(nn.Module):
         self.skip = EqualConv2d(c_in, c_out, 1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        main = F.avg_pool2d(F.leaky_relu(self.conv1(x), 0.2) * math.sqrt(2), 2)
-        main = F.leaky_relu(self.conv2(main), 0.2) * math.sqrt(2)
+        main = F.avg_pool2d(lrelu(self.conv1(x)), 2)
+        main = lrelu(self.conv2(main))
         return (self.skip(F.avg_pool2d(x, 2)) + main) / math.sqrt(2)
 
 
@@ -177,14 +187,14 @@ class Discriminator(nn.Module):
         self.from_rgb = EqualConv2d(3, channels[0], 1)
         self.blocks = nn.Sequential(*(ResidualBlock(c_in, c_out) for c_in, c_out in zip(channels, channels[1:])))
         self.final_conv = EqualConv2d(channels[-1] + 1, channels[-1], 3)
-        self.final = nn.Sequential(EqualLinear(channels[-1] * 16, channels[-1]), nn.LeakyReLU(0.2),
+        self.final = nn.Sequential(EqualLinear(channels[-1] * 16, channels[-1]), ScaledLeakyReLU(),
                                    EqualLinear(channels[-1], 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.blocks(F.leaky_relu(self.from_rgb(x), 0.2))
+        x = self.blocks(lrelu(self.from_rgb(x)))
         group = min(4, len(x)) if len(x) % min(4, len(x)) == 0 else 1
         # σ = √(Var + ε) over groups of samples: without ε, identical samples (σ = 0) give R1 a NaN gradient
         spread = (x.view(group, -1, *x.shape[1:]).var(dim=0, unbiased=False) + 1e-8).sqrt()
         spread = spread.mean(dim=(1, 2, 3), keepdim=True).repeat(group, 1, *x.shape[2:])  # one feature map
-        x = F.leaky_relu(self.final_conv(torch.cat([x, spread], dim=1)), 0.2)
+        x = lrelu(self.final_conv(torch.cat([x, spread], dim=1)))
         return self.final(x.flatten(1))[:, 0]
