@@ -38,7 +38,8 @@ parser.add_argument("--profile", default="cpu")
 parser.add_argument("--steps", type=int, default=60, help="steps per timed round")
 parser.add_argument("--rounds", type=int, default=6)
 parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-parser.add_argument("--methods", default="dcgan,wgangp,sagan,stylegan2")
+parser.add_argument("--methods", default="dcgan,wgangp,sagan,stylegan2",
+                    help="the methods run, or the methods read from --records (the others in them are left out)")
 parser.add_argument("--diffaugment", default="color,translation,cutout", help="the DiffAugment policy compared")
 parser.add_argument("--records", nargs="*", default=[], help="GAN records to read instead of running the notebook")
 args = parser.parse_args()
@@ -97,10 +98,14 @@ jobs = [(seed, tricks) for seed in args.seeds for tricks in ("", f"diffaugment={
 paths = args.records or [run.execute("gan", args.profile, seed, methods=args.methods, tricks=tricks)
                          for seed, tricks in jobs]
 records = report.load_records(paths)
+left_out = set(report.GAN_NAMES) - set(gan.parse_methods(args.methods))
+for record in records:  # only --methods are compared, also where the records hold others
+    for part in ("metrics", "artifacts"):
+        record[part] = {key: value for key, value in record[part].items() if left_out.isdisjoint(key.split("_"))}
 augmented = [bool(gan.parse_tricks(r["parameters"].get("tricks", "")).get("diffaugment")) for r in records]
 names = [f"seed {r['seed']}{' + DiffAugment' if used else ''}" for r, used in zip(records, augmented)]
 print(f"\n## FD over seeds {sorted({r['seed'] for r in records})}, profile {records[0]['profile']}, "
-      f"commit {records[0]['commit']}\n")
+      f"commits {', '.join(sorted({r['commit'][:7] for r in records}))}\n")
 print(report.gan_table(records).to_markdown())
 
 print("\n## DiffAugment against none (bar: the best method's FD at least 20 % lower with it)\n")
