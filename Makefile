@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 report: setup  ## every notebook on the built-in data; figures and tables into figures/
-	$(BIN)/python -m helpers.run
+	$(BIN)/python -m helpers.run --workers auto
 
 test: setup
 	$(BIN)/python -m pytest

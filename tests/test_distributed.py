@@ -15,9 +15,16 @@ def test_a_local_cluster_has_a_worker_per_gpu_pinned_to_it_or_single_threaded_cp
         distributed.worker_envs(3, gpus=2, cores=8)
 
 
+def test_auto_workers_are_one_per_gpu_else_one_per_core():
+    assert distributed.workers_for("auto", gpus=2, cores=16) == 2
+    assert distributed.workers_for("auto", gpus=0, cores=2) == 2
+    assert distributed.workers_for(3, gpus=0, cores=2) == 3
+
+
 @pytest.mark.parametrize("args,message", [
     (["--workers", "2", "--scheduler", "tcp://127.0.0.1:8786"], "give one of them"),
     (["--workers", "0"], "--workers 0: the local cluster needs 1 worker or more"),
+    (["--workers", "all"], "--workers: 'all': expected a whole number of workers or 'auto'"),
     (["dann", "--workers", "2"], "go with the matrix"),
     (["--results-only", "--scheduler", "tcp://127.0.0.1:8786"], "go with the matrix"),
 ])
