@@ -1,7 +1,7 @@
 """Run records and the report's tables, built from records (never typed by hand).
 
 Every notebook run writes one JSON record: notebook, parameters, profile, seed, git commit, library
-versions, seconds, timings, metrics (a flat mapping of names to numbers) and artifacts (names to
+versions, device and CPU threads (a run's numbers, not just its speed, depend on them), seconds, timings, metrics (a flat mapping of names to numbers) and artifacts (names to
 paths of the figures, tables, images and checkpoints it wrote). ``python -m helpers.run`` tells a notebook
 where to write its record through $WORKBOOK_RECORD; an interactive run writes under runs/interactive/.
 A run's name (``stem``) also names its own folders of images and checkpoints (``Run.outputs``).
@@ -21,6 +21,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from helpers import figures, metrics, runtime
 from helpers.data.digits import DOMAIN_NAMES
@@ -78,6 +79,7 @@ class Run:
             "notebook": notebook, "parameters": parameters,
             "profile": parameters.get("profile"), "seed": parameters.get("seed"),
             "commit": commit(), "versions": versions(), "device": str(runtime.device()),
+            "threads": torch.get_num_threads(),
             "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "seconds": None, "metrics": {}, "artifacts": {},
         }

@@ -122,6 +122,7 @@ def runs_table(records: list[tuple[Path, dict]], folder: Path) -> str:
         rows.append({"parameters": parameters, "profile": record["profile"], "seed": record["seed"],
                      "commit": commit[:7] + ("+dirty" if commit.endswith("+dirty") else ""),
                      "started (UTC)": record["started"][:16].replace("T", " "),
+                     "threads": record.get("threads", "not recorded"),  # records before threads were recorded
                      "record": f"[{record_path.name}]({link(record_path, folder)})",
                      "executed": f"[ipynb]({link(executed, folder)})" if executed.exists() else "not kept"})
     return "Runs:\n\n" + pd.DataFrame(rows).to_markdown(index=False)

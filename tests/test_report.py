@@ -1,6 +1,7 @@
 import json
 
 import pytest
+import torch
 
 from helpers import report
 
@@ -52,7 +53,7 @@ def test_run_record_holds_what_the_contract_names(tmp_path, monkeypatch):
             "artifacts"} <= set(saved)
     assert saved["seed"] == 3 and saved["profile"] == "smoke"
     assert saved["metrics"]["acc_dann"] == 0.5 and saved["metrics"]["seconds_train_dann"] >= 0
-    assert "torch" in saved["versions"]
+    assert "torch" in saved["versions"] and saved["threads"] == torch.get_num_threads()
     with pytest.raises(ValueError, match="nan"):
         run.metric("acc_dann", float("nan"))
     assert run.note("precision", "bf16") == "bf16" and json.loads(run.save().read_text())["precision"] == "bf16"

@@ -15,8 +15,9 @@ def folders(tmp_path, monkeypatch):
     return tmp_path
 
 
-def write_record(path, notebook, seed, metrics, commit="0123456789abcdef", artifacts=None, **parameters):
-    record = {"notebook": notebook, "parameters": {**parameters, "profile": "smoke", "seed": seed, "data_root": ""},
+def write_record(path, notebook, seed, metrics, commit="0123456789abcdef", artifacts=None, threads=None,
+                 **parameters):
+    record = {**({"threads": threads} if threads else {}), "notebook": notebook, "parameters": {**parameters, "profile": "smoke", "seed": seed, "data_root": ""},
               "profile": "smoke", "seed": seed, "commit": commit, "started": f"2030-01-0{seed + 1}T10:20:30+00:00",
               "metrics": metrics, "artifacts": artifacts or {}, "fid_features": "random ConvNet (seed 0)"}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -42,7 +43,7 @@ def sections(page):
 
 def test_each_problems_table_is_the_one_built_from_its_records_with_each_runs_provenance(folders):
     figure = folders / "figures" / "dann_mnist-mnistm_tsne.png"
-    dann = [dann_record(folders, "mnist", "mnistm", 0, (0.5, 0.8, 0.97), commit="abcdef0123+dirty",
+    dann = [dann_record(folders, "mnist", "mnistm", 0, (0.5, 0.8, 0.97), commit="abcdef0123+dirty", threads=1,
                         artifacts={"dann_mnist-mnistm_tsne": str(figure), "dann_mnist-mnistm_table_md": "x.md"}),
             dann_record(folders, "mnist", "mnistm", 1, (0.6, 0.9, 0.98)),
             dann_record(folders, "synnum", "mnist", 0, (0.7, 0.6, 0.99))]
@@ -64,6 +65,7 @@ def test_each_problems_table_is_the_one_built_from_its_records_with_each_runs_pr
     header, _, *rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in runs.splitlines()]
     first, second = (dict(zip(header, row)) for row in rows[:2])
     assert first["commit"] == "abcdef0+dirty" and second["commit"] == "0123456"
+    assert first["threads"] == "1" and second["threads"] == "not recorded"
     assert (first["seed"], second["seed"], second["profile"]) == ("0", "1", "smoke")
     assert second["started (UTC)"] == "2030-01-02 10:20" and second["parameters"] == "source=mnist, target=mnistm"
     assert second["record"] == "[dann-mnist-mnistm-smoke-seed1.json](runs/dann-mnist-mnistm-smoke-seed1.json)"
