@@ -86,10 +86,15 @@ def execute(name: str, profile: str = "", seed: int = 0, *, progress_bar: bool =
 
 
 @contextmanager
-def environ(**values: str):
-    """Set environment variables for the block (the kernels it starts inherit them), then restore them."""
+def environ(**values: str | None):
+    """Set environment variables (None: unset them) for the block (the kernels it starts inherit them), then
+    restore them."""
     saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
+    for key, value in values.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
     try:
         yield
     finally:

@@ -1,5 +1,6 @@
 """The matrix on Dask distributed: a local cluster's workers run the notebooks, their files come back here."""
 import json
+import os
 
 import pytest
 
@@ -19,6 +20,18 @@ def test_auto_workers_are_one_per_gpu_else_one_per_core():
     assert distributed.workers_for("auto", gpus=2, cores=16) == 2
     assert distributed.workers_for("auto", gpus=0, cores=2) == 2
     assert distributed.workers_for(3, gpus=0, cores=2) == 3
+
+
+def test_a_run_on_a_worker_leaves_out_the_malloc_setting_of_dasks_nanny():
+    with distributed.connect(workers=1) as client:  # the nanny sets it for its worker, and so for the kernels
+        assert client.submit(os.environ.get, "MALLOC_TRIM_THRESHOLD_").result() is not None
+        seen = client.submit(environment_of_a_kernel_on_a_worker, "/elsewhere").result()
+    assert "MALLOC_TRIM_THRESHOLD_" not in seen and seen["WORKBOOK_RUNS"] == "/elsewhere/runs"
+
+
+def environment_of_a_kernel_on_a_worker(folder):
+    with run.environ(**distributed.kernel_environ(folder)):
+        return dict(os.environ)
 
 
 @pytest.mark.parametrize("args,message", [
