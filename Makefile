@@ -21,7 +21,7 @@ report: setup  ## every notebook on the built-in data; figures and tables into f
 test: setup
 	$(BIN)/python -m pytest
 
-benchmark: setup  ## the quality bars: prints accuracy and time; the loops' speed by precision; the explorers' response time
+benchmark: setup  ## the quality bars: prints accuracy and time; the loops' speed by precision and on single-threaded workers; the explorers' response time
 	$(BIN)/python benchmarks/dann.py
 	$(BIN)/python benchmarks/dann_ablation.py
 	$(BIN)/python benchmarks/uda.py
@@ -30,6 +30,7 @@ benchmark: setup  ## the quality bars: prints accuracy and time; the loops' spee
 	$(BIN)/python benchmarks/evaluator_robustness.py
 	$(BIN)/python benchmarks/diffusion_objective.py
 	$(BIN)/python benchmarks/precision.py
+	$(BIN)/python benchmarks/workers.py
 	$(BIN)/python benchmarks/explore.py
 
 lab: setup

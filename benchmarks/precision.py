@@ -22,12 +22,9 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
+from loops import LOOPS  # noqa: E402
+
 from helpers import runtime  # noqa: E402
-from helpers.data.digits import load_digits  # noqa: E402
-from helpers.data.faces import load_faces  # noqa: E402
-from helpers.methods import acgan, diffusion, gan, uda, vae  # noqa: E402
-from helpers.models.uda import DANN  # noqa: E402
-from helpers.models.vae import VAE  # noqa: E402
 
 BARS = {"dcgan": 1.5, "wgangp": 1.5, "sagan": 1.5, "acgan": 1.5, "diffusion": 1.3, "dann": 1.3, "vae": 1.3}
 
@@ -43,49 +40,6 @@ auto = runtime.precision("auto", device)
 fp32 = runtime.precision("fp32", device)
 # what fp32 is timed against: the reduced precision auto takes, or bf16 where auto stays in fp32, to show why
 low = auto if auto.name != "fp32" else runtime.precision("bf16", device)
-
-
-def gan_loop(method: str):
-    s = runtime.settings(args.profile, "gan")
-    faces = load_faces("train", "", s["size"])
-    state = gan.new_state(method, 0, s["size"], s["width"], s["z_dim"], faces.summary())
-    return lambda precision, steps: gan.train(state, faces, steps=state.step + steps, batch_size=s["batch_size"],
-                                              device=device, precision=precision, log_every=steps)
-
-
-def acgan_loop():
-    a = runtime.settings(args.profile, "conditional")["acgan"]
-    digits = load_digits("mnistm")
-    networks = acgan.new_networks(10, 28, a["width"], a["z_dim"], 0, a["dropout"])
-    return lambda precision, steps: acgan.train(*networks, digits, steps=steps, batch_size=a["batch_size"], seed=0,
-                                                class_weight=a["class_weight"], device=device, precision=precision)
-
-
-def diffusion_loop():
-    d = runtime.settings(args.profile, "conditional")["diffusion"]
-    digits, schedule = load_digits("mnistm"), diffusion.Schedule(d["T"])
-    model, ema = diffusion.new_model(d["width"], schedule, 0, d["objective"])
-    return lambda precision, steps: diffusion.train(model, ema, digits, schedule, steps=steps, lr=d["lr"], seed=0,
-                                                    batch_size=d["batch_size"], device=device, precision=precision)
-
-
-def dann_loop():
-    s, recipe = runtime.settings(args.profile, "dann"), uda.recipe(uda.DEFAULT)
-    source, target, model = load_digits("mnist"), load_digits("mnistm"), DANN(recipe.network)
-    return lambda precision, steps: uda.train(model, source, unlabelled=target, steps=steps, recipe=recipe, seed=0,
-                                              batch_size=s["batch_size"], device=device, precision=precision)
-
-
-def vae_loop():
-    s = runtime.settings(args.profile, "vae")
-    faces, model = load_faces("train", "", s["size"]), VAE(s["size"], s["width"], s["latent_dim"])
-    return lambda precision, steps: vae.train(model, faces, steps=steps, batch_size=s["batch_size"], beta=0.1,
-                                              flip=s["flip"], shift=s["shift"], lr=s["lr"], device=device,
-                                              precision=precision, log_every=steps)
-
-
-LOOPS = {"dcgan": lambda: gan_loop("dcgan"), "wgangp": lambda: gan_loop("wgangp"), "sagan": lambda: gan_loop("sagan"),
-         "acgan": acgan_loop, "diffusion": diffusion_loop, "dann": dann_loop, "vae": vae_loop}
 
 
 class TotalsOnly:
@@ -119,7 +73,7 @@ variants = {"fp32": fp32, "low": low, "fp32 channels_last": runtime.precision("f
             "low channels_last": runtime.precision(low.name, device, channels_last=True)}
 rows = []
 for name in args.loops:
-    trains = {variant: LOOPS[name]() for variant in variants}
+    trains = {variant: LOOPS[name](args.profile, device) for variant in variants}
     counter = FlopCounterMode(display=False)
     counter.mod_tracker = TotalsOnly()
     with counter:
