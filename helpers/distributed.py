@@ -33,11 +33,11 @@ class ClusterError(ValueError):
     """A local cluster this machine cannot make, or a scheduler that does not answer."""
 
 
-def workers_for(setting: int | str, gpus: int, cores: int) -> int:
+def workers_for(setting: int | str, gpus: int, cores: int, jobs: int) -> int:
     """How many workers ``--workers`` asks for: a number as it is; ``"auto"``, one per GPU with CUDA, else one
-    single-threaded worker per core (on a CPU two single-threaded runs side by side do more in an hour than two
-    threads on one run: docs/make_report.md)."""
-    return (gpus or cores) if setting == "auto" else int(setting)
+    single-threaded worker per core (on a CPU two single-threaded runs side by side do 1.2-1.6 times the work of
+    one on two threads: benchmarks/workers.py), and no more than the ``jobs`` to run."""
+    return min(gpus or cores, jobs) if setting == "auto" else int(setting)
 
 
 def worker_envs(workers: int, gpus: int, cores: int) -> list[dict[str, str]]:
@@ -64,9 +64,9 @@ class Environment(WorkerPlugin):
 
 
 @contextmanager
-def connect(workers: int | str = 0, scheduler: str = ""):
-    """A client of the cluster at ``scheduler``, else of a ``LocalCluster`` of ``workers`` workers (``workers_for``,
-    ``worker_envs``; one task at a time each) started here and closed after."""
+def connect(workers: int | str = 0, scheduler: str = "", jobs: int = 1):
+    """A client of the cluster at ``scheduler``, else of a ``LocalCluster`` of ``workers`` workers for ``jobs`` runs
+    (``workers_for``, ``worker_envs``; one task at a time each) started here and closed after."""
     if scheduler:
         try:
             client = Client(scheduler, timeout=30)
@@ -77,7 +77,7 @@ def connect(workers: int | str = 0, scheduler: str = ""):
         return
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1  # macOS: no
     gpus = torch.cuda.device_count()
-    envs = worker_envs(workers_for(workers, gpus, cores), gpus, cores)
+    envs = worker_envs(workers_for(workers, gpus, cores, jobs), gpus, cores)
     with LocalCluster(n_workers=len(envs), threads_per_worker=1, processes=True, dashboard_address=None,
                       resources={"GPU": 1} if gpus else None) as cluster, Client(cluster) as client:
         client.register_plugin(Environment(envs))

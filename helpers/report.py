@@ -1,9 +1,10 @@
 """Run records and the report's tables, built from records (never typed by hand).
 
 Every notebook run writes one JSON record: notebook, parameters, profile, seed, git commit, library
-versions, device and CPU threads (a run's numbers, not just its speed, depend on them), seconds, timings, metrics (a flat mapping of names to numbers) and artifacts (names to
-paths of the figures, tables, images and checkpoints it wrote). ``python -m helpers.run`` tells a notebook
-where to write its record through $WORKBOOK_RECORD; an interactive run writes under runs/interactive/.
+versions, device and CPU threads (a run's numbers, not just its speed, depend on them), seconds, timings, metrics
+(a flat mapping of names to numbers) and artifacts (names to paths of the figures, tables, images and checkpoints
+it wrote). ``python -m helpers.run`` tells a notebook where to write its record through $WORKBOOK_RECORD; an
+interactive run writes under runs/interactive/.
 A run's name (``stem``) also names its own folders of images and checkpoints (``Run.outputs``).
 """
 from __future__ import annotations

@@ -252,8 +252,9 @@ def main(argv: list[str] | None = None) -> int:
         if not dask:
             return matrix(args.profile, seeds)
         from helpers import distributed  # dask is imported only for a matrix on it
+        jobs = len(default_runs()) * len(seeds)
         try:
-            with distributed.connect(args.workers or 0, args.scheduler or "") as client:
+            with distributed.connect(args.workers or 0, args.scheduler or "", jobs) as client:
                 return matrix(args.profile, seeds, runner=distributed.runner(client))
         except distributed.ClusterError as error:
             parser.error(str(error))
