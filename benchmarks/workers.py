@@ -32,11 +32,13 @@ if len(sys.argv) > 1 and sys.argv[1] == "--child":  # one timed run: --child LOO
 
 import pandas as pd  # noqa: E402
 
+from helpers import runtime  # noqa: E402
+
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--profile", default="cpu")
 parser.add_argument("--loops", nargs="+", default=["dann:600", "dcgan:150", "diffusion:60"], metavar="NAME:STEPS")
 args = parser.parse_args()
-cores = len(os.sched_getaffinity(0))
+cores = runtime.cores()
 environment = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[1])}
 
 

@@ -75,8 +75,7 @@ def connect(workers: int | str = 0, scheduler: str = "", jobs: int = 1):
         with client:
             yield client
         return
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1  # macOS: no
-    gpus = torch.cuda.device_count()
+    cores, gpus = runtime.cores(), torch.cuda.device_count()
     envs = worker_envs(workers_for(workers, gpus, cores, jobs), gpus, cores)
     with LocalCluster(n_workers=len(envs), threads_per_worker=1, processes=True, dashboard_address=None,
                       resources={"GPU": 1} if gpus else None) as cluster, Client(cluster) as client:

@@ -1,9 +1,9 @@
 """Run the notebooks headlessly with papermill, one run per parameter set, and collect the tables.
 
-    python -m helpers.run NAME [--profile P] [--seed N] [-p KEY VALUE ...]   one notebook
-    python -m helpers.run [--profile P] [--seeds N ...]                      the default matrix
+    python -m helpers.run NAME [--profile P] [--seed N] [-p KEY VALUE ...]        one notebook
+    python -m helpers.run [--profile P] [--seeds N ...]                           the default matrix
     python -m helpers.run [--seeds N ...] --workers N|auto | --scheduler ADDRESS  the matrix on Dask distributed
-    python -m helpers.run --results-only [--profile P] [--seeds N ...]       the matrix's tables and page again
+    python -m helpers.run --results-only [--profile P] [--seeds N ...]            the matrix's tables and page again
 
 A run writes runs/<stem>.ipynb (the executed notebook) and runs/<stem>.json (its record); the
 record's path is the last line printed. A failed run prints its failing cell's error and its executed notebook

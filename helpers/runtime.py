@@ -158,6 +158,11 @@ def number(parameter: str, value) -> float:
     return float(value)
 
 
+def cores() -> int:
+    """The CPU cores this process may run on (all of the machine's where the system does not say: macOS)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def device() -> torch.device:
     """The fastest device present: CUDA, then Apple's MPS, then the CPU."""
     if torch.cuda.is_available():
