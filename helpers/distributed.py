@@ -20,6 +20,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import dask
 import torch
 from distributed import Client, LocalCluster, WorkerPlugin, as_completed, get_worker
 
@@ -27,6 +28,11 @@ from helpers import run, runtime
 
 READS = {"vae": "gan"}  # a notebook -> the notebook whose exported images it reads from the runs folder
 TOPIC = "workbook-runs"  # the events a worker logs as a run starts and ends
+# Dask's own bookkeeping, off or slowed down for a local cluster: its profiler samples each worker's task thread
+# every 10 ms and every server ticks every 20 ms. Two single-threaded workers each running a task spent 8 CPU s a
+# minute on it with Dask's defaults, 1 with these (benchmarks/workers.py), CPU the notebooks' kernels need.
+QUIET = {"distributed.worker.profile.enabled": False, "distributed.admin.tick.interval": "1s",
+         "distributed.admin.system-monitor.interval": "5s", "distributed.worker.memory.monitor-interval": "1s"}
 
 
 class ClusterError(ValueError):
@@ -66,7 +72,7 @@ class Environment(WorkerPlugin):
 @contextmanager
 def connect(workers: int | str = 0, scheduler: str = "", jobs: int = 1):
     """A client of the cluster at ``scheduler``, else of a ``LocalCluster`` of ``workers`` workers for ``jobs`` runs
-    (``workers_for``, ``worker_envs``; one task at a time each) started here and closed after."""
+    (``workers_for``, ``worker_envs``; one task at a time each; ``QUIET``) started here and closed after."""
     if scheduler:
         try:
             client = Client(scheduler, timeout=30)
@@ -77,15 +83,17 @@ def connect(workers: int | str = 0, scheduler: str = "", jobs: int = 1):
         return
     cores, gpus = runtime.cores(), torch.cuda.device_count()
     envs = worker_envs(workers_for(workers, gpus, cores, jobs), gpus, cores)
-    with LocalCluster(n_workers=len(envs), threads_per_worker=1, processes=True, dashboard_address=None,
-                      resources={"GPU": 1} if gpus else None) as cluster, Client(cluster) as client:
+    with dask.config.set(QUIET), LocalCluster(n_workers=len(envs), threads_per_worker=1, processes=True,
+                                              dashboard_address=None, resources={"GPU": 1} if gpus else None
+                                              ) as cluster, Client(cluster) as client:
         client.register_plugin(Environment(envs))
         yield client
 
 
 def runner(client: Client):
     """``run.matrix``'s runner on ``client``'s workers: every job submitted at once (with one GPU each where the
-    workers declare GPUs), progress printed as runs start and end, each run's files written here as it ends."""
+    workers declare GPUs), to start in the jobs' order as workers free up, progress printed as runs start and end,
+    each run's files written here as it ends."""
     def run_all(jobs: list[tuple[str, dict, int]], profile: str):
         workers = client.scheduler_info()["workers"].values()
         resources = {"GPU": 1} if any("GPU" in worker.get("resources", {}) for worker in workers) else None
@@ -96,7 +104,7 @@ def runner(client: Client):
             inputs = [future for (other, _, other_seed), future in zip(jobs, futures)
                       if other == READS.get(name) and other_seed == seed]
             futures[client.submit(run_on_worker, index, name, profile, seed, parameters, inputs, pure=False,
-                                  resources=resources)] = index
+                                  resources=resources, priority=len(jobs) - index)] = index  # in the jobs' order
         try:
             for future in as_completed(futures):
                 index = futures[future]

@@ -32,6 +32,13 @@ def test_a_run_on_a_worker_leaves_out_the_malloc_setting_of_dasks_nanny(monkeypa
     assert os.environ["MALLOC_TRIM_THRESHOLD_"] == str(nanny_sets)
 
 
+def test_a_local_clusters_workers_run_without_dasks_profiler_and_with_slow_ticks():
+    with distributed.connect(1, jobs=1) as client:
+        settings = client.run(lambda: {key: dask.config.get(key) for key in distributed.QUIET})
+    assert list(settings.values()) == [distributed.QUIET]
+    assert dask.config.get("distributed.worker.profile.enabled")  # set only while the cluster runs
+
+
 @pytest.mark.parametrize("args,message", [
     (["--workers", "2", "--scheduler", "tcp://127.0.0.1:8786"], "give one of them"),
     (["--workers", "0"], "--workers 0: the local cluster needs 1 worker or more"),
@@ -52,13 +59,16 @@ def test_the_matrix_on_two_local_workers_brings_every_run_back_and_reports_a_fai
     monkeypatch.setattr(run, "default_runs", lambda: [
         ("gan", {"methods": "dcgan"}),
         ("dann", {"source": "nosuchdomain", "target": "mnist"}),
+        ("dann", {"source": "mnist", "target": "nosuchdomain"}),  # starts after the first failure: the jobs' order
         ("vae", {}),  # compares its samples with the GAN's images: they reach its worker
     ])
     assert run.main(["--profile", "smoke", "--workers", "2"]) == 1
     out, err = capsys.readouterr()
     assert "failed in cell [" in err and "nosuchdomain" in err
     assert f"see the executed notebook {tmp_path / 'runs' / 'dann-nosuchdomain-mnist-smoke-seed0.ipynb'}" in err
-    assert "[3 done, 0 running, 0 left]" in err and "in all" in err
+    assert "[4 done, 0 running, 0 left]" in err and "in all" in err
+    started = [line for line in err.splitlines() if " started dann " in line]
+    assert "'source': 'nosuchdomain'" in started[0] and "'target': 'nosuchdomain'" in started[1]
     assert (tmp_path / "runs" / "dann-nosuchdomain-mnist-smoke-seed0.ipynb").exists()
     assert "DCGAN (problem 1)" in (tmp_path / "figures" / "vae_table.md").read_text()  # the VAE saw the GAN's images
     assert "DCGAN" in (tmp_path / "figures" / "gan_table.md").read_text()
