@@ -52,6 +52,7 @@ def timed(loop: str, steps: int, threads: int, processes: int, profile: str) -> 
 
 
 def throughput(loops: list[str], cores: int, profile: str) -> pd.DataFrame:
+    """Per loop, ``name:steps``: one process on ``cores`` threads against ``cores`` single-threaded ones."""
     rows = []
     for item in loops:
         loop, steps = item.split(":")

@@ -29,8 +29,8 @@ from helpers import run, runtime
 READS = {"vae": "gan"}  # a notebook -> the notebook whose exported images it reads from the runs folder
 TOPIC = "workbook-runs"  # the events a worker logs as a run starts and ends
 # Dask's own bookkeeping, off or slowed down for a local cluster: its profiler samples each worker's task thread
-# every 10 ms and every server ticks every 20 ms. Two single-threaded workers each running a task spent 8 CPU s a
-# minute on it with Dask's defaults, 1 with these (benchmarks/workers.py), CPU the notebooks' kernels need.
+# every 10 ms and every server ticks every 20 ms. Two single-threaded workers each running a task spent 8.5 CPU s
+# a minute on it with Dask's defaults, 1.4 with these (benchmarks/workers.py), CPU the notebooks' kernels need.
 QUIET = {"distributed.worker.profile.enabled": False, "distributed.admin.tick.interval": "1s",
          "distributed.admin.system-monitor.interval": "5s", "distributed.worker.memory.monitor-interval": "1s"}
 
