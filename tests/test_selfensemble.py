@@ -54,6 +54,17 @@ def test_the_teacher_is_the_moving_average_of_the_student():
         assert not t.requires_grad
 
 
+def test_the_teacher_predicts_with_every_unit_on_the_batchs_own_statistics():
+    student = new_model().train()
+    teacher = selfensemble.mean_teacher(student)
+    x = digit_set().batch(torch.arange(16))[0]
+    with torch.no_grad():
+        assert not torch.equal(student(x), student(x))  # the student drops units at random
+        assert torch.equal(teacher(x), teacher(x))  # the teacher drops none
+        assert not torch.allclose(teacher(x[:8]), teacher(x)[:8])  # batch norm normalises with the batch's statistics
+    assert teacher.training and not any(p.requires_grad for p in teacher.parameters())
+
+
 @pytest.mark.parametrize("n_adabn", [None, 20])
 def test_the_teacher_ends_with_the_targets_batchnorm_statistics(n_adabn):
     teacher, _ = run(new_model(), n_adabn=n_adabn)

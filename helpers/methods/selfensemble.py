@@ -3,10 +3,11 @@ pseudo-labels (as in FixMatch, Sohn et al., NeurIPS 2020).
 
 A student network learns the source labels while learning, on unlabelled target images, the classes that a
 teacher predicts; the teacher's weights are the exponential moving average of the student's. The teacher sees the
-plain target image, the student a randomly augmented view of it (``augment.random_view``); only images the
-teacher is confident about count (confidence thresholding), and a class-balance loss stops the student from
-sending the target images to a few classes. Source and target images go through the network in batches of their
-own, so that batch norm normalises each domain with its own statistics. The teacher is the model that is evaluated.
+plain target image with all its units (its dropout is off), the student a randomly augmented view of it
+(``augment.random_view``) through dropout; only images the teacher is confident about count (confidence
+thresholding), and a class-balance loss stops the student from sending the target images to a few classes.
+Source and target images go through the network in batches of their own, so that batch norm normalises each
+domain with its own statistics. The teacher is the model that is evaluated.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import copy
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from torch import nn
 from tqdm.auto import trange
 
 from helpers import runtime
@@ -43,6 +45,16 @@ def class_balance_loss(p_student: torch.Tensor) -> torch.Tensor:
     return -(q * p_mean.log() + (1 - q) * (1 - p_mean).log()).sum()
 
 
+def mean_teacher(student: nn.Module) -> nn.Module:
+    """A frozen copy of ``student`` to be its moving average: in training mode, so that batch norm normalises each
+    batch with its own statistics, but with its dropout layers off, so that it predicts with every unit."""
+    teacher = copy.deepcopy(student).requires_grad_(False)
+    for module in teacher.modules():
+        if isinstance(module, (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d)):
+            module.eval()
+    return teacher
+
+
 def train(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, batch_size: int, seed: int,
           lr: float = 1e-3, ema_decay: float = 0.99, threshold: float = 0.95, consistency_weight: float = 1.0,
           balance_weight: float = 0.005, n_adabn: int | None = None, device: torch.device | str = "cpu",
@@ -54,18 +66,18 @@ def train(model: DANN, source: DigitSet, target: DigitSet, *, steps: int, batch_
     Adam lr 1e-3, EMA decay 0.99 and β 0.005 (the class-balance term scaled by the fraction m̄ of confident target
     images) are those of the authors' code for digits; τ 0.95 and w 1 those of FixMatch.
     The teacher runs in training mode, as the student does, so that batch norm normalises the target batch
-    with its own statistics; at the end its running statistics are re-estimated on the target's training
-    images (AdaBN; ``n_adabn`` of them drawn with ``seed``, or all), so that it is tested as it predicted in
-    training. Returns the teacher (in eval mode) and the training curves (class_loss, consistency_loss,
-    mask_fraction, balance_loss); FloatingPointError, naming the step, if the loss diverges. Student and teacher
-    run in ``precision``; the losses come from their float32 outputs.
+    with its own statistics, but without dropout (``mean_teacher``); at the end its running statistics are
+    re-estimated on the target's training images (AdaBN; ``n_adabn`` of them drawn with ``seed``, or all), so that
+    it is tested as it predicted in training. Returns the teacher (in eval mode) and the training curves
+    (class_loss, consistency_loss, mask_fraction, balance_loss); FloatingPointError, naming the step, if the loss
+    diverges. Student and teacher run in ``precision``; the losses come from their float32 outputs.
     """
     generator = torch.Generator().manual_seed(seed)
     source_batches = shuffled_batches(len(source), batch_size, generator)
     target_batches = shuffled_batches(len(target), batch_size, generator)
     student = model.to(device).train()
     precision.layout(student)
-    teacher = copy.deepcopy(student).requires_grad_(False)
+    teacher = mean_teacher(student)
     opt, scaler = Optimizer("adam", lr).build(student.parameters()), precision.scaler()
     history = History(steps, log_points)
     for step in trange(1, steps + 1, desc=desc):
