@@ -209,8 +209,8 @@ GAN_NAMES = {"dcgan": "DCGAN", "wgangp": "WGAN-GP", "sagan": "SAGAN", "stylegan2
 
 
 def gan_table(records: list[dict]) -> pd.DataFrame:
-    """Method × (FID, IS, training seconds) from GAN records; 'mean ± std (n)' over several seeds. Runs with
-    DiffAugment get rows of their own, named by the policy.
+    """Method × (FID, IS, training seconds) from GAN records; 'mean ± std (n)' over several seeds, 'not run' for a
+    method no record has. Runs with DiffAugment get rows of their own, named by the policy.
 
     The FID column is named by the features it was computed on; records on different features are
     refused, since their numbers cannot be compared.
@@ -228,6 +228,8 @@ def gan_table(records: list[dict]) -> pd.DataFrame:
                     fid: mean_std([m[f"fid_{method}"] for m in runs]),
                     "IS": mean_std(scores) if scores else "needs Inception weights",
                     "training (s)": mean_std([m[f"seconds_train_{method}"] for m in runs])}
+        if not any(f"fid_{method}" in record["metrics"] for record in records):
+            rows[name] = dict.fromkeys([fid, "IS", "training (s)"], "not run")
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "method"
     return table

@@ -143,8 +143,9 @@ def test_a_run_list_with_a_parameter_its_notebook_lacks_is_refused_before_anythi
         run.matrix("smoke", [0])
 
 
-def test_the_default_matrix_runs_problem_4_on_four_pairs_pixelda_and_self_ensembling_on_one():
+def test_the_default_matrix_runs_the_three_gans_and_problem_4_on_four_pairs_pixelda_and_self_ensembling_on_one():
     runs = run.default_runs()
+    assert [p["methods"] for name, p in runs if name == "gan"] == ["dcgan,wgangp,sagan"]
     uda = [parameters for name, parameters in runs if name == "uda"]
     assert [(p["source"], p["target"]) for p in uda] == [("mnist", "mnistm"), ("synnum", "mnist"),
                                                          ("mnistm", "optdigits"), ("synnum", "mnistm")]
