@@ -91,22 +91,34 @@ def connect(workers: int | str = 0, scheduler: str = "", jobs: int = 1):
 
 
 def runner(client: Client):
-    """``run.matrix``'s runner on ``client``'s workers: every job submitted at once (with one GPU each where the
-    workers declare GPUs), to start in the jobs' order as workers free up, progress printed as runs start and end,
-    each run's files written here as it ends."""
+    """``run.matrix``'s runner on ``client``'s workers: the jobs submitted in their order, no more at a time than the
+    workers have threads (with one GPU each where the workers declare GPUs), so that each starts on the first worker
+    to free up; progress printed as runs start and end, each run's files written here as it ends. (Submitted all at
+    once, Dask queues some on a busy worker while another takes later ones, priorities notwithstanding.)"""
     def run_all(jobs: list[tuple[str, dict, int]], profile: str):
         workers = client.scheduler_info()["workers"].values()
         resources = {"GPU": 1} if any("GPU" in worker.get("resources", {}) for worker in workers) else None
         progress = Progress(jobs)
         client.subscribe_topic(TOPIC, progress.event)
         futures = {}
-        for index, (name, parameters, seed) in enumerate(jobs):
-            inputs = [future for (other, _, other_seed), future in zip(jobs, futures)
-                      if other == READS.get(name) and other_seed == seed]
-            futures[client.submit(run_on_worker, index, name, profile, seed, parameters, inputs, pure=False,
-                                  resources=resources, priority=len(jobs) - index)] = index  # in the jobs' order
+
+        def submit(index: int):
+            name, parameters, seed = jobs[index]
+            inputs = [future for future, other in futures.items()
+                      if jobs[other][0] == READS.get(name) and jobs[other][2] == seed]
+            future = client.submit(run_on_worker, index, name, profile, seed, parameters, inputs, pure=False,
+                                   resources=resources)
+            futures[future] = index
+            return future
+
+        def slots() -> int:  # the workers' threads now (a cluster may grow); at least one
+            return max(1, sum(worker["nthreads"] for worker in client.scheduler_info()["workers"].values()))
+
+        running = as_completed([submit(index) for index in range(min(slots(), len(jobs)))])
         try:
-            for future in as_completed(futures):
+            for future in running:
+                while len(futures) < len(jobs) and running.count() < slots():
+                    running.add(submit(len(futures)))
                 index = futures[future]
                 try:
                     result = future.result()

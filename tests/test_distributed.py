@@ -52,10 +52,19 @@ def test_bad_cluster_options_are_refused_in_one_line(args, message, capsys):
     assert stopped.value.code == 2 and message in capsys.readouterr().err.splitlines()[-1]
 
 
-def test_the_matrix_on_two_local_workers_brings_every_run_back_and_reports_a_failure(tmp_path, monkeypatch,
-                                                                                        capsys):
+def test_the_matrix_on_two_local_workers_runs_in_order_brings_every_run_back_and_reports_a_failure(
+        tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("WORKBOOK_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("WORKBOOK_FIGURES", str(tmp_path / "figures"))
+    submitted, running_then = [], []
+    submit = distributed.Client.submit
+
+    def counting_submit(client, *args, **kwargs):  # how many runs were still going when each was submitted
+        running_then.append(sum(not future.done() for future in submitted))
+        submitted.append(submit(client, *args, **kwargs))
+        return submitted[-1]
+
+    monkeypatch.setattr(distributed.Client, "submit", counting_submit)
     monkeypatch.setattr(run, "default_runs", lambda: [
         ("gan", {"methods": "dcgan"}),
         ("dann", {"source": "nosuchdomain", "target": "mnist"}),
@@ -67,6 +76,7 @@ def test_the_matrix_on_two_local_workers_brings_every_run_back_and_reports_a_fai
     assert "failed in cell [" in err and "nosuchdomain" in err
     assert f"see the executed notebook {tmp_path / 'runs' / 'dann-nosuchdomain-mnist-smoke-seed0.ipynb'}" in err
     assert "[4 done, 0 running, 0 left]" in err and "in all" in err
+    assert len(submitted) == 4 and max(running_then) <= 1  # never more runs out than the 2 workers take
     started = [line for line in err.splitlines() if " started dann " in line]
     assert "'source': 'nosuchdomain'" in started[0] and "'target': 'nosuchdomain'" in started[1]
     assert (tmp_path / "runs" / "dann-nosuchdomain-mnist-smoke-seed0.ipynb").exists()
