@@ -94,7 +94,7 @@ def runner(client: Client):
     """``run.matrix``'s runner on ``client``'s workers: the jobs submitted in their order, no more at a time than the
     workers have threads (with one GPU each where the workers declare GPUs), so that each starts on the first worker
     to free up; progress printed as runs start and end, each run's files written here as it ends. (Submitted all at
-    once, Dask queues some on a busy worker while another takes later ones, priorities notwithstanding.)"""
+    once with priorities in that order, Dask started a later run before an earlier one.)"""
     def run_all(jobs: list[tuple[str, dict, int]], profile: str):
         workers = client.scheduler_info()["workers"].values()
         resources = {"GPU": 1} if any("GPU" in worker.get("resources", {}) for worker in workers) else None

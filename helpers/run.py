@@ -114,8 +114,8 @@ def record_path(name: str, profile: str, seed: int, parameters: dict) -> Path:
 
 def default_runs() -> list[tuple[str, dict]]:
     """The matrix, the longest runs first (so that workers end together): every notebook with its default
-    parameters but the GANs (``GAN_METHODS``), problem 4 once per pair of ``UDA_PAIRS`` with its ``UDA_METHODS``, DANN once per domain pair; the
-    VAE last, after the GAN whose images it compares with."""
+    parameters but the GANs (``GAN_METHODS``), problem 4 once per pair of ``UDA_PAIRS`` with its ``UDA_METHODS``,
+    DANN once per domain pair; the VAE last, after the GAN whose images it compares with."""
     return ([("conditional", {}), ("gan", {"methods": GAN_METHODS})]
             + [("uda", {"methods": UDA_METHODS.get((source, target), UDA_FEWEST_METHODS), "source": source,
                         "target": target}) for source, target in UDA_PAIRS]
