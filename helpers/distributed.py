@@ -114,11 +114,16 @@ def runner(client: Client):
         def slots() -> int:  # the workers' threads now (a cluster may grow); at least one
             return max(1, sum(worker["nthreads"] for worker in client.scheduler_info()["workers"].values()))
 
-        running = as_completed([submit(index) for index in range(min(slots(), len(jobs)))])
+        running = as_completed()
+
+        def top_up():  # the next jobs in order, while the workers have a thread free
+            while len(futures) < len(jobs) and running.count() < slots():
+                running.add(submit(len(futures)))
+
+        top_up()
         try:
             for future in running:
-                while len(futures) < len(jobs) and running.count() < slots():
-                    running.add(submit(len(futures)))
+                top_up()
                 index = futures[future]
                 try:
                     result = future.result()
